@@ -1,0 +1,119 @@
+/* cli_logits.c: `g3vk logits`: feeds a reference file's token sequence
+ * through the model (teacher forcing) and writes the logits of every position
+ * in the same format, then says how they compare with the reference's own. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "logits_file.h"
+
+static int usage(FILE *f)
+{
+    fprintf(f,
+            "usage: g3vk logits -m MODEL.gguf --ref REF.logits [--out OUT.logits]\n"
+            "                   [--backend cpu|vulkan|auto] [-t THREADS]\n"
+            "  Reads the token sequence (prompt ++ generated) from REF.logits, computes the\n"
+            "  logits after every position, writes them to OUT.logits in the same format and\n"
+            "  prints max abs difference, top-1 agreement and mean KL against REF.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int g3_cli_logits(int argc, char **argv)
+{
+    const char *model_path = NULL, *ref_path = NULL, *out_path = NULL;
+    g3_backend backend = G3_BACKEND_AUTO;
+    long long threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(stdout);
+        if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--ref") ||
+            !strcmp(a, "--out") || !strcmp(a, "--backend") || !strcmp(a, "-t") ||
+            !strcmp(a, "--threads")) {
+            if (!(v = g3_cli_value(argc, argv, &i)))
+                return 2;
+        } else {
+            fprintf(stderr, "g3vk logits: unknown option '%s'\n", a);
+            return usage(stderr);
+        }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            model_path = v;
+        else if (!strcmp(a, "--ref"))
+            ref_path = v;
+        else if (!strcmp(a, "--out"))
+            out_path = v;
+        else if (!strcmp(a, "--backend") && !g3_cli_backend(v, &backend))
+            return 2;
+        else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) &&
+                 !g3_cli_int(a, v, 1, 1024, &threads))
+            return 2;
+    }
+    if (!model_path || !ref_path) {
+        fprintf(stderr, "g3vk logits: pass -m MODEL.gguf and --ref REF.logits\n");
+        return 2;
+    }
+
+    g3_err err = {0};
+    g3_logits_file ref;
+    if (g3_logits_file_read(ref_path, true, &ref, &err) != G3_OK) {
+        fprintf(stderr, "g3vk logits: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    char msg[600];
+    g3_model *m = NULL;
+    g3_context *ctx = NULL;
+    g3_logits_file out = {0};
+    const int n = ref.n_prompt + ref.n_gen;
+    if (g3_model_load(model_path,
+                      &(g3_model_options){.backend = backend, .n_threads = (int)threads}, &m, msg,
+                      sizeof(msg)) != G3_OK) {
+        fprintf(stderr, "g3vk logits: %s\n", msg);
+        goto done;
+    }
+    const g3_model_info *in = g3_model_get_info(m);
+    if (in->n_vocab != ref.n_vocab) {
+        fprintf(stderr, "g3vk logits: %s has a %d-token vocabulary but %s has %d\n", model_path,
+                in->n_vocab, ref_path, ref.n_vocab);
+        goto done;
+    }
+    if (g3_context_create(m, &(g3_context_options){.n_ctx = n}, &ctx) != G3_OK) {
+        fprintf(stderr, "g3vk logits: cannot create a context of %d positions\n", n);
+        goto done;
+    }
+    out = (g3_logits_file){.n_vocab = ref.n_vocab, .n_prompt = ref.n_prompt, .n_gen = ref.n_gen,
+                           .ids = ref.ids,
+                           .logits = malloc((size_t)n * (size_t)ref.n_vocab * sizeof(float))};
+    if (!out.logits) {
+        fprintf(stderr, "g3vk logits: out of memory for %d x %d logits\n", n, ref.n_vocab);
+        goto done;
+    }
+    const double t0 = g3_time_s();
+    for (int i = 0; i < n; i++) {
+        if (g3_context_eval(ctx, &ref.ids[i], 1, true) != G3_OK) {
+            fprintf(stderr, "g3vk logits: position %d: %s\n", i, g3_context_error(ctx));
+            goto done;
+        }
+        memcpy(out.logits + (size_t)i * ref.n_vocab, g3_context_logits(ctx),
+               (size_t)ref.n_vocab * sizeof(float));
+    }
+    const double dt = g3_time_s() - t0;
+    if (out_path && g3_logits_file_write(out_path, &out, &err) != G3_OK) {
+        fprintf(stderr, "g3vk logits: %s\n", err.msg);
+        goto done;
+    }
+    g3_logits_diff d = g3_logits_compare(out.logits, ref.logits, n, ref.n_vocab);
+    printf("%d positions in %.2f s (%.1f tokens/s)\n", n, dt, n / dt);
+    printf("vs %s: max abs diff %.6f (position %d), top-1 agreement %d/%d (%.1f%%), "
+           "mean KL %.3g\n",
+           ref_path, d.max_abs, d.worst_row, d.top1_agree, n, 100.0 * d.top1_agree / n,
+           d.mean_kl);
+    rc = 0;
+done:
+    free(out.logits);
+    g3_context_free(ctx);
+    g3_model_free(m);
+    g3_logits_file_free(&ref);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* cli_util.h: small helpers shared by the subcommands. */
+#ifndef G3_CLI_UTIL_H
+#define G3_CLI_UTIL_H
+
+#include <stdbool.h>
+
+#include "g3.h"
+
+/* Parses a decimal integer in [min, max] for flag `flag`; prints an error and
+ * returns false otherwise. */
+bool g3_cli_int(const char *flag, const char *s, long long min, long long max, long long *out);
+/* Returns argv[++*i] for a flag that takes a value, or NULL after printing an error. */
+const char *g3_cli_value(int argc, char **argv, int *i);
+/* Parses --backend cpu|vulkan|auto. */
+bool g3_cli_backend(const char *s, g3_backend *out);
+/* "1.23 GiB"-style size into buf. */
+const char *g3_cli_bytes(unsigned long long n, char *buf, int cap);
+
+#endif /* G3_CLI_UTIL_H */

@@ -1,0 +1,172 @@
+/* engine.c: implements g3.h on top of the model binding, the step graph and
+ * an executor. The CPU reference is the executor for now. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "engine.h"
+
+static g3_model_options model_options_resolve(const g3_model_options *opt)
+{
+    g3_model_options r = opt ? *opt : (g3_model_options){0};
+    if (r.n_threads <= 0)
+        r.n_threads = 0; /* the pool resolves 0 to the online CPUs */
+    return r;
+}
+
+g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model **out,
+                        char *err_buf, size_t err_cap)
+{
+    g3_err err = {0};
+    g3_status st;
+    g3_model *m = NULL;
+    if (out)
+        *out = NULL;
+    if (!path || !out) {
+        st = g3_err_set(&err, G3_ERR_INVALID_ARG, "g3_model_load: path and out are required");
+        goto fail_msg;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m) {
+        st = g3_err_set(&err, G3_ERR_OUT_OF_MEMORY, "%s: cannot allocate the model", path);
+        goto fail_msg;
+    }
+    m->opt = model_options_resolve(opt);
+    if (m->opt.backend == G3_BACKEND_VULKAN) {
+        st = g3_err_set(&err, G3_ERR_UNSUPPORTED,
+                        "the Vulkan backend cannot run models yet; use --backend cpu");
+        goto fail;
+    }
+    if ((st = g3_gguf_open(path, &m->gguf, &err)) != G3_OK)
+        goto fail; /* the reader's messages already name the file */
+    if ((st = g3_model_desc_init(m->gguf, &m->desc, &err)) != G3_OK) {
+        g3_err_prefix(&err, "%s", path);
+        goto fail;
+    }
+    m->pool = g3_threadpool_create(m->opt.n_threads);
+    if (!m->pool) {
+        st = g3_err_set(&err, G3_ERR_OUT_OF_MEMORY, "cannot start the CPU threads");
+        goto fail;
+    }
+    *out = m;
+    return G3_OK;
+fail:
+    g3_model_free(m);
+fail_msg:
+    g3_err_copy(&err, err_buf, err_cap);
+    return st;
+}
+
+void g3_model_free(g3_model *m)
+{
+    if (!m)
+        return;
+    g3_threadpool_free(m->pool);
+    g3_model_desc_free(&m->desc);
+    g3_gguf_close(m->gguf);
+    free(m);
+}
+
+const g3_model_info *g3_model_get_info(const g3_model *m)
+{
+    return m ? &m->desc.info : NULL;
+}
+
+g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_context **out)
+{
+    if (!out)
+        return G3_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!m)
+        return G3_ERR_INVALID_ARG;
+    g3_context_options o = opt ? *opt : (g3_context_options){0};
+    if (o.n_ctx < 0)
+        return G3_ERR_INVALID_ARG;
+    int n_ctx = o.n_ctx ? o.n_ctx : 4096;
+    if (n_ctx > m->desc.info.n_ctx_train)
+        n_ctx = m->desc.info.n_ctx_train;
+
+    g3_context *c = calloc(1, sizeof(*c));
+    if (!c)
+        return G3_ERR_OUT_OF_MEMORY;
+    c->model = m;
+    c->n_ctx = n_ctx;
+    g3_err err = {0};
+    g3_status st = g3_graph_build(&m->desc, 1, 1, &c->graph, &err);
+    if (st == G3_OK)
+        st = g3_ref_exec_init(&c->exec, &c->graph, n_ctx, m->pool, &err);
+    if (st != G3_OK) {
+        g3_context_free(c);
+        return st;
+    }
+    *out = c;
+    return G3_OK;
+}
+
+void g3_context_free(g3_context *c)
+{
+    if (!c)
+        return;
+    g3_ref_exec_free(&c->exec);
+    g3_graph_free(&c->graph);
+    free(c);
+}
+
+static g3_status ctx_fail(g3_context *c, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
+
+static g3_status ctx_fail(g3_context *c, g3_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error, sizeof(c->error), fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+g3_status g3_context_eval(g3_context *c, const int32_t *tokens, int n, bool want_logits)
+{
+    if (!c || (!tokens && n > 0) || n < 0)
+        return G3_ERR_INVALID_ARG;
+    c->error[0] = 0;
+    const int n_vocab = c->model->desc.info.n_vocab;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return ctx_fail(c, G3_ERR_INVALID_ARG, "token id %d is outside the vocabulary (%d)",
+                            (int)tokens[i], n_vocab);
+    if ((long long)c->n_past + n > c->n_ctx)
+        return ctx_fail(c, G3_ERR_CONTEXT_FULL,
+                        "%lld tokens do not fit: the context holds %d positions",
+                        (long long)c->n_past + n, c->n_ctx);
+    for (int i = 0; i < n; i++) {
+        const bool logits = want_logits && i == n - 1;
+        g3_ref_exec_run(&c->exec, &tokens[i], c->n_past, logits);
+        c->n_past++;
+        if (logits)
+            c->have_logits = true;
+    }
+    return G3_OK;
+}
+
+const float *g3_context_logits(const g3_context *c)
+{
+    if (!c || !c->have_logits)
+        return NULL;
+    return c->exec.buf[c->graph.t_logits];
+}
+
+int g3_context_n_past(const g3_context *c)
+{
+    return c ? c->n_past : 0;
+}
+
+void g3_context_reset(g3_context *c)
+{
+    if (!c)
+        return;
+    c->n_past = 0;
+    c->have_logits = false;
+}
+
+const char *g3_context_error(const g3_context *c)
+{
+    return c ? c->error : "";
+}

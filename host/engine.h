@@ -1,0 +1,27 @@
+/* engine.h: internals of g3_model / g3_context that tools and tests reach
+ * (the CLI's info command, the op-by-op diff). Not part of the public API. */
+#ifndef G3_ENGINE_H
+#define G3_ENGINE_H
+
+#include "gguf.h"
+#include "model.h"
+#include "ref_exec.h"
+
+struct g3_model {
+    g3_gguf *gguf;          /* owns the mapping the weights point into */
+    g3_model_desc desc;
+    g3_model_options opt;   /* resolved defaults                        */
+    g3_threadpool *pool;    /* CPU reference threads                    */
+};
+
+struct g3_context {
+    g3_model *model;
+    int n_ctx;
+    int n_past;
+    g3_graph graph;         /* one token per step, logits of that token */
+    g3_ref_exec exec;
+    bool have_logits;
+    char error[512];
+};
+
+#endif /* G3_ENGINE_H */

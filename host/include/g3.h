@@ -1,0 +1,134 @@
+/* g3.h: the public API of g3vk, an engine for Google's Gemma 3 (270M and its
+ * larger siblings) on Vulkan GPUs, with an exact CPU reference.
+ *
+ * Contracts that hold for every function below:
+ * - Every fallible call returns a g3_status; G3_OK is zero, errors are negative.
+ *   The detail (file, field, tensor, byte offset, limit) is in g3_last_error()
+ *   of the object, or in the err buffer the call takes.
+ * - Every *_free(NULL) is a no-op. Every **out is NULL after a failure.
+ * - The library never calls exit() or abort() on bad input, never frees caller
+ *   memory, and never asserts on bytes it read from a file.
+ * - Thread-safety: a g3_model is immutable after load and may be shared by
+ *   several contexts; one g3_context is used by one thread at a time.
+ */
+#ifndef G3_H
+#define G3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+#define G3_STATUS_LIST(X)                                                    \
+    X(G3_OK, 0, "ok")                                                        \
+    X(G3_ERR_INVALID_ARG, -1, "invalid argument")                           \
+    X(G3_ERR_IO, -2, "file could not be opened, read or mapped")            \
+    X(G3_ERR_FORMAT, -3, "malformed model file")                            \
+    X(G3_ERR_UNSUPPORTED, -4, "unsupported model, type or feature")         \
+    X(G3_ERR_OUT_OF_MEMORY, -5, "out of memory")                            \
+    X(G3_ERR_NO_DEVICE, -6, "no usable Vulkan device")                      \
+    X(G3_ERR_DEVICE, -7, "a Vulkan call failed")                            \
+    X(G3_ERR_DEVICE_LOST, -8, "Vulkan device lost")                         \
+    X(G3_ERR_CONTEXT_FULL, -9, "context full")
+
+typedef enum g3_status {
+#define G3_X(name, value, text) name = value,
+    G3_STATUS_LIST(G3_X)
+#undef G3_X
+} g3_status;
+
+/* A static English string for a status; never NULL. */
+const char *g3_status_string(g3_status st);
+
+/* ---- model --------------------------------------------------------------- */
+
+typedef struct g3_model g3_model;     /* weights + hyperparameters; immutable after load */
+typedef struct g3_context g3_context; /* one timeline: KV cache, activations, logits     */
+
+typedef enum g3_backend {
+    G3_BACKEND_AUTO = 0, /* best Vulkan device, else the CPU (with a message why) */
+    G3_BACKEND_CPU = 1,  /* the exact CPU reference                              */
+    G3_BACKEND_VULKAN = 2,
+} g3_backend;
+
+/* Options for g3_model_load(). Zero-initialize and set only what you need:
+ * every field's zero value means the default written next to it. */
+typedef struct g3_model_options {
+    g3_backend backend; /* default G3_BACKEND_AUTO                               */
+    int n_threads;      /* CPU threads; default 0 = number of online CPUs         */
+} g3_model_options;
+
+/* Hyperparameters as read from the file (defaults applied). */
+typedef struct g3_model_info {
+    char arch[32];          /* "gemma3"                                     */
+    char name[128];         /* general.name, "" when absent                 */
+    int n_vocab;            /* 262144 for the real tokenizer                */
+    int n_embd;             /* hidden size, 640                             */
+    int n_layer;            /* 18                                           */
+    int n_ff;               /* 2048                                         */
+    int n_head;             /* query heads, 4                               */
+    int n_head_kv;          /* KV heads, 1                                  */
+    int head_dim;           /* 256 (key_length == value_length)             */
+    int n_ctx_train;        /* context_length, 32768                        */
+    int sliding_window;     /* 512                                          */
+    int swa_pattern;        /* every swa_pattern-th layer is global, 6      */
+    float rms_eps;          /* 1e-6                                         */
+    float rope_base;        /* global layers, 1e6                           */
+    float rope_base_swa;    /* sliding layers, 1e4                          */
+    float query_scale;      /* 1/sqrt(head_dim)                             */
+    bool tied_output;       /* LM head is token_embd.weight                 */
+    uint64_t n_params;      /* weights in all tensors                       */
+    uint64_t n_bytes;       /* bytes of tensor data in the file             */
+} g3_model_info;
+
+/* Loads a Gemma 3 GGUF file. On success *out owns the model (the file stays
+ * mapped); release it with g3_model_free(). On failure *out is NULL and, when
+ * err is not NULL, err holds a message naming the file and the problem.
+ * opt may be NULL (all defaults). */
+g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model **out,
+                        char *err, size_t err_cap);
+void g3_model_free(g3_model *model);
+
+/* Borrowed; valid while the model lives. */
+const g3_model_info *g3_model_get_info(const g3_model *model);
+
+/* ---- context ------------------------------------------------------------- */
+
+typedef struct g3_context_options {
+    int n_ctx; /* KV cache positions; default 0 = 4096 (capped at n_ctx_train) */
+} g3_context_options;
+
+/* Creates a context (KV cache and activations) for a model. The model must
+ * outlive the context. */
+g3_status g3_context_create(g3_model *model, const g3_context_options *opt, g3_context **out);
+void g3_context_free(g3_context *ctx);
+
+/* Appends n tokens at the current position. When want_logits is true the
+ * logits after the last token are computed (g3_context_logits); otherwise the
+ * LM head is skipped. Returns G3_ERR_CONTEXT_FULL when the tokens do not fit
+ * (nothing is appended), G3_ERR_INVALID_ARG for a token id outside the
+ * vocabulary. */
+g3_status g3_context_eval(g3_context *ctx, const int32_t *tokens, int n, bool want_logits);
+
+/* Logits (n_vocab floats) after the last evaluated token whose logits were
+ * requested; borrowed, valid until the next eval or reset. NULL before any. */
+const float *g3_context_logits(const g3_context *ctx);
+
+/* Number of tokens in the KV cache. */
+int g3_context_n_past(const g3_context *ctx);
+
+/* Forgets all tokens; keeps the buffers. */
+void g3_context_reset(g3_context *ctx);
+
+/* The last error message of this context, "" if none. Borrowed. */
+const char *g3_context_error(const g3_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* G3_H */

@@ -1,0 +1,154 @@
+/* vk_internal.h: what the runtime's files share, Vulkan types included. Host code
+ * uses vk.h; only runtime/ files (and tests that must reach a raw Vulkan handle)
+ * include this header. */
+#ifndef G3_VK_INTERNAL_H
+#define G3_VK_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <volk.h>
+
+#include "vk.h"
+#include "vk_shaders.h"
+
+/* The Vulkan version the engine is written against: devices below it are rejected,
+ * newer features are used only where the device reports them. */
+#define G3_VK_MIN_API VK_API_VERSION_1_1
+/* The newest version we ask the instance for (features we know how to query). */
+#define G3_VK_MAX_API VK_API_VERSION_1_3
+/* Bindings our largest kernel uses at once; the spec guarantees only 4 per stage. */
+#define G3_VK_MIN_STORAGE_BINDINGS 4
+
+struct g3_vk_context {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;  /* VK_NULL_HANDLE without validation      */
+    VkPhysicalDevice physical;
+    VkDevice device;
+    struct VolkDeviceTable vk;           /* this device's functions (not volk's
+                                            globals, so two devices can coexist)   */
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool pool;                  /* RESET_COMMAND_BUFFER: recorders reuse  */
+    VkPipelineCache pipeline_cache;
+    VkPhysicalDeviceMemoryProperties mem;
+    g3_vk_device_info info;
+    uint32_t api_version;                /* min(instance, device): what we may use */
+
+    /* VK_EXT_debug_utils, loaded per instance: the loader returns NULL for them when
+     * the extension is not enabled on *this* instance, so volk's globals (shared by
+     * every instance) cannot be trusted for them. */
+    PFN_vkCreateDebugUtilsMessengerEXT create_messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
+    PFN_vkSetDebugUtilsObjectNameEXT set_object_name;
+
+    bool validation; /* the layer is enabled                                        */
+    bool quiet;      /* count validation messages without printing them             */
+    bool lost;       /* VK_ERROR_DEVICE_LOST seen: sticky                           */
+    void (*validation_fn)(void *user, bool is_error, const char *message);
+    void *validation_user;
+    /* Written by the messenger callback, which the layer may call from any thread. */
+    atomic_uint n_validation;
+    char last_validation[1024];
+};
+
+struct g3_vk_buffer {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    uint64_t size;         /* bytes requested (the allocation may be larger)          */
+    g3_vk_memory kind;
+    void *mapped;          /* host pointer when the memory is host-visible, else NULL */
+};
+
+struct g3_vk_pipeline {
+    g3_shader_id shader;
+    VkShaderModule module;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipeline;
+    uint32_t n_bindings;
+    uint32_t push_size;
+};
+
+struct g3_vk_cmd {
+    g3_vk_context *ctx;
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkDescriptorPool *pools; /* (n_pools) grown when one runs out; reset at begin     */
+    uint32_t n_pools;
+    uint32_t pool_cur;       /* the pool sets are allocated from now                  */
+    bool recording;
+    g3_err err;              /* first recording failure (err.status != G3_OK)         */
+};
+
+/* ---- errors (vk_error.c) ---------------------------------------------------------- */
+
+/* Like g3_err_set (first message wins), kept in the runtime so that it does not
+ * depend on the host library that links it. Returns st. */
+g3_status g3_vk_err_set(g3_err *err, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
+
+/* "VK_ERROR_OUT_OF_DEVICE_MEMORY", ...; never NULL. */
+const char *g3_vk_result_string(VkResult r);
+
+/* OOM -> G3_ERR_OUT_OF_MEMORY, DEVICE_LOST -> G3_ERR_DEVICE_LOST, else G3_ERR_DEVICE. */
+g3_status g3_vk_status(VkResult r);
+
+/* Turns a failed call into a status and a message naming the call, e.g.
+ * "vkAllocateMemory failed: VK_ERROR_OUT_OF_DEVICE_MEMORY (runtime/vk_memory.c:80)".
+ * `call` is the stringified call expression; the function name is taken from it.
+ * Marks ctx lost on VK_ERROR_DEVICE_LOST (ctx may be NULL before a device exists). */
+g3_status g3_vk_fail(g3_vk_context *ctx, g3_err *err, VkResult r, const char *call,
+                     const char *file, int line);
+
+/* Calls a VkResult-returning function; on failure sets `st` and jumps to `out`, the
+ * function's single cleanup label (kernel-style unwinding, style.md snippet 4). */
+#define G3_VK_TRY(ctx, err, call)                                                      \
+    do {                                                                               \
+        VkResult vr_ = (call);                                                         \
+        if (vr_ != VK_SUCCESS) {                                                       \
+            st = g3_vk_fail((ctx), (err), vr_, #call, __FILE__, __LINE__);             \
+            goto out;                                                                  \
+        }                                                                              \
+    } while (0)
+
+/* G3_ERR_DEVICE_LOST with a message when the context already lost its device. */
+g3_status g3_vk_check_lost(const g3_vk_context *ctx, g3_err *err);
+
+/* ---- loader (vk_volk.c) ------------------------------------------------------------- */
+
+/* Loads the Vulkan loader once per process (thread-safe). G3_ERR_NO_DEVICE with the
+ * install hint when libvulkan cannot be opened. */
+g3_status g3_vk_loader_init(g3_err *err);
+/* Loads instance-level function pointers into volk's globals (thread-safe). */
+void g3_vk_loader_load_instance(VkInstance instance);
+
+/* ---- instance (vk_instance.c) ------------------------------------------------------- */
+
+/* Creates ctx->instance for ctx->validation (layer + sync validation + messenger
+ * counting into ctx) and fills ctx->api_version with the instance version and the
+ * debug-utils pointers. On failure nothing is left to destroy. */
+g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err);
+/* Destroys the messenger and the instance; safe on a partly created context. */
+void g3_vk_instance_destroy(g3_vk_context *ctx);
+
+/* ---- devices (vk_device.c; g3_vk_set_name in vk_context.c) ---------------------------------------------------------- */
+
+/* Fills info for one physical device (usable + reject_reason included). */
+void g3_vk_query_device(VkPhysicalDevice pd, uint32_t instance_api, int index,
+                        g3_vk_device_info *info);
+
+/* Lists the physical devices of an instance with their snapshots (malloc'd arrays the
+ * caller frees). G3_ERR_NO_DEVICE when there is none. */
+g3_status g3_vk_list_devices(VkInstance instance, uint32_t instance_api, VkPhysicalDevice **pds,
+                             g3_vk_device_info **infos, uint32_t *count, g3_err *err);
+
+/* The 0-based position of the device to use: `requested` (1-based) when not 0, else the
+ * best usable by type. -1 with err set (INVALID_ARG: out of range; UNSUPPORTED: not
+ * usable, reason named) when there is none. */
+int g3_vk_choose_device(const g3_vk_device_info *infos, uint32_t n, int requested,
+                        g3_err *err);
+
+/* Labels an object for validation messages and debuggers (no-op without debug utils). */
+void g3_vk_set_name(g3_vk_context *ctx, VkObjectType type, uint64_t handle, const char *name);
+#define G3_VK_HANDLE(h) ((uint64_t)(uintptr_t)(h))
+
+#endif /* G3_VK_INTERNAL_H */
