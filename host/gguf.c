@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gguf_private.h"
 #include "quant.h"
 
 #define G3_GGUF_HEADER_SIZE 24
@@ -58,9 +60,6 @@ typedef struct g3_cur {
     g3_err *err;
 } g3_cur;
 
-/* Bytes per element of the fixed-size value types; 0 for string and array. */
-static const uint8_t g3_vsize[G3_GGUF_VTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-
 const char *g3_gguf_vtype_name(uint32_t type)
 {
     static const char *const names[G3_GGUF_VTYPE_COUNT] = {
@@ -76,16 +75,6 @@ static uint64_t g3_min_elem_bytes(uint32_t type)
     if (type == G3_GGUF_ARRAY)
         return 12;
     return g3_vsize[type];
-}
-
-static uint32_t g3_ld_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t g3_ld_u64(const uint8_t *p)
-{
-    return (uint64_t)g3_ld_u32(p) | (uint64_t)g3_ld_u32(p + 4) << 32;
 }
 
 /* A name made safe to print: at most G3_QUOTE_MAX bytes, control bytes as '?'. */
@@ -114,12 +103,25 @@ static uint64_t g3_left(const g3_cur *c)
     return c->size - c->pos;
 }
 
+/* Records an error; returns false so that `return g3_fail(...)` reads well. */
+static bool g3_fail(g3_cur *c, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
+static bool g3_fail(g3_cur *c, g3_status st, const char *fmt, ...)
+{
+    if (c->err->status == G3_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+        va_end(ap);
+        c->err->status = st;
+    }
+    return false;
+}
+
 static bool g3_truncated(g3_cur *c, const char *where, const char *field, uint64_t need)
 {
-    g3_err_set(c->err, G3_ERR_FORMAT,
-               "%s: %s at byte %" PRIu64 " needs %" PRIu64 " bytes but the file ends at byte %" PRIu64,
-               where, field, c->pos, need, c->size);
-    return false;
+    return g3_fail(c, G3_ERR_FORMAT,
+                   "%s: %s at byte %" PRIu64 " needs %" PRIu64 " bytes but the file ends at byte %" PRIu64,
+                   where, field, c->pos, need, c->size);
 }
 
 static bool g3_rd_u32(g3_cur *c, const char *where, const char *field, uint32_t *v)
@@ -147,42 +149,54 @@ static bool g3_rd_str(g3_cur *c, const char *where, const char *field, const uin
     uint64_t at = c->pos;
     if (!g3_rd_u64(c, where, field, len))
         return false;
-    if (*len > g3_left(c)) {
-        g3_err_set(c->err, G3_ERR_FORMAT,
-                   "%s: %s length %" PRIu64 " (at byte %" PRIu64 ") exceeds the %" PRIu64
-                   " bytes left in the file",
-                   where, field, *len, at, g3_left(c));
-        return false;
-    }
+    if (*len > g3_left(c))
+        return g3_fail(c, G3_ERR_FORMAT,
+                       "%s: %s length %" PRIu64 " (at byte %" PRIu64 ") exceeds the %" PRIu64
+                       " bytes left in the file",
+                       where, field, *len, at, g3_left(c));
     *s = c->p + c->pos;
     c->pos += *len;
     return true;
 }
 
 /* Copies a key or tensor name, rejecting empty names and embedded NULs. */
-static char *g3_copy_name(g3_cur *c, const char *where, const char *field, const uint8_t *s,
-                          uint64_t len, uint64_t at)
+static bool g3_copy_name(g3_cur *c, const char *where, const char *field, const uint8_t *s,
+                         uint64_t len, char **out)
 {
-    if (len == 0) {
-        g3_err_set(c->err, G3_ERR_FORMAT, "%s: empty %s (at byte %" PRIu64 ")", where, field, at);
-        return NULL;
-    }
+    if (len == 0)
+        return g3_fail(c, G3_ERR_FORMAT, "%s: empty %s", where, field);
     const uint8_t *nul = memchr(s, 0, (size_t)len);
-    if (nul) {
-        g3_err_set(c->err, G3_ERR_FORMAT,
-                   "%s: %s (at byte %" PRIu64 ") contains a NUL byte at position %zu", where, field,
-                   at, (size_t)(nul - s));
-        return NULL;
+    if (nul)
+        return g3_fail(c, G3_ERR_FORMAT, "%s: %s contains a NUL byte at position %zu", where,
+                       field, (size_t)(nul - s));
+    if (!(*out = malloc((size_t)len + 1)))
+        return g3_fail(c, G3_ERR_OUT_OF_MEMORY, "%s: cannot allocate a %s of %" PRIu64 " bytes",
+                       where, field, len);
+    memcpy(*out, s, (size_t)len);
+    (*out)[len] = '\0';
+    return true;
+}
+
+/* The string elements of an array whose count was checked: each length
+ * against what is left; offsets recorded when `off` is not NULL. */
+static bool g3_parse_strings(g3_cur *c, const char *where, uint64_t n, uint64_t *off)
+{
+    uint64_t base = c->pos;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t at = c->pos, len;
+        if (g3_left(c) < 8)
+            return g3_truncated(c, where, "string length", 8);
+        len = g3_ld_u64(c->p + at);
+        if (len > g3_left(c) - 8)
+            return g3_fail(c, G3_ERR_FORMAT,
+                           "%s: string #%" PRIu64 " length %" PRIu64 " (at byte %" PRIu64
+                           ") exceeds the %" PRIu64 " bytes left in the file",
+                           where, i, len, at, g3_left(c) - 8);
+        if (off)
+            off[i] = at - base;
+        c->pos += 8 + len;
     }
-    char *out = malloc((size_t)len + 1);
-    if (!out) {
-        g3_err_set(c->err, G3_ERR_OUT_OF_MEMORY, "%s: cannot allocate a %s of %" PRIu64 " bytes",
-                   where, field, len);
-        return NULL;
-    }
-    memcpy(out, s, (size_t)len);
-    out[len] = '\0';
-    return out;
+    return true;
 }
 
 /* One value of `type` at the cursor. For the top-level value of a kv, `kv` receives
@@ -190,108 +204,68 @@ static char *g3_copy_name(g3_cur *c, const char *where, const char *field, const
 static bool g3_parse_value(g3_cur *c, const char *where, uint32_t type, unsigned depth,
                            g3_gguf_kv *kv)
 {
-    if (type == G3_GGUF_STRING) {
-        const uint8_t *s;
-        uint64_t len;
-        if (kv)
-            kv->val = c->p + c->pos;
+    const uint8_t *s = NULL;
+    uint64_t len = 0;
+    if (kv)
+        kv->val = c->p + c->pos;
+    if (type == G3_GGUF_STRING)
         return g3_rd_str(c, where, "string value", &s, &len);
-    }
     if (type != G3_GGUF_ARRAY) {
         uint64_t sz = g3_vsize[type];
         if (g3_left(c) < sz)
             return g3_truncated(c, where, g3_gguf_vtype_name(type), sz);
-        if (type == G3_GGUF_BOOL && c->p[c->pos] > 1) {
-            g3_err_set(c->err, G3_ERR_FORMAT,
-                       "%s: bool value %u (at byte %" PRIu64 ") is neither 0 nor 1", where,
-                       c->p[c->pos], c->pos);
-            return false;
-        }
-        if (kv)
-            kv->val = c->p + c->pos;
+        if (type == G3_GGUF_BOOL && c->p[c->pos] > 1)
+            return g3_fail(c, G3_ERR_FORMAT,
+                           "%s: bool value %u (at byte %" PRIu64 ") is neither 0 nor 1", where,
+                           c->p[c->pos], c->pos);
         c->pos += sz;
         return true;
     }
 
-    uint64_t at = c->pos;
-    if (depth + 1 > G3_GGUF_MAX_ARRAY_DEPTH) {
-        g3_err_set(c->err, G3_ERR_FORMAT,
-                   "%s: arrays nested deeper than %d levels (at byte %" PRIu64 ")", where,
-                   G3_GGUF_MAX_ARRAY_DEPTH, at);
-        return false;
-    }
-    uint32_t et;
-    uint64_t n, need;
+    uint64_t at = c->pos, n, need;
+    uint32_t et = 0;
+    if (depth + 1 > G3_GGUF_MAX_ARRAY_DEPTH)
+        return g3_fail(c, G3_ERR_FORMAT, "%s: arrays nested deeper than %d levels (at byte %" PRIu64
+                       ")", where, G3_GGUF_MAX_ARRAY_DEPTH, at);
     if (!g3_rd_u32(c, where, "array element type", &et))
         return false;
-    if (et >= G3_GGUF_VTYPE_COUNT) {
-        g3_err_set(c->err, G3_ERR_FORMAT,
-                   "%s: array element type %" PRIu32 " (at byte %" PRIu64
-                   ") is not a GGUF value type",
-                   where, et, at);
-        return false;
-    }
+    if (et >= G3_GGUF_VTYPE_COUNT)
+        return g3_fail(c, G3_ERR_FORMAT,
+                       "%s: array element type %" PRIu32 " (at byte %" PRIu64
+                       ") is not a GGUF value type",
+                       where, et, at);
     if (!g3_rd_u64(c, where, "array count", &n))
         return false;
     /* Each element takes at least g3_min_elem_bytes: check before anything is
      * allocated or looped over in proportion to n. */
-    if (!g3_mul_u64(n, g3_min_elem_bytes(et), &need) || need > g3_left(c)) {
-        g3_err_set(c->err, G3_ERR_FORMAT,
-                   "%s: array count %" PRIu64 " (at byte %" PRIu64 ") of %s elements does not fit"
-                   " in the %" PRIu64 " bytes left in the file",
-                   where, n, at + 4, g3_gguf_vtype_name(et), g3_left(c));
-        return false;
-    }
+    if (!g3_mul_u64(n, g3_min_elem_bytes(et), &need) || need > g3_left(c))
+        return g3_fail(c, G3_ERR_FORMAT,
+                       "%s: array count %" PRIu64 " (at byte %" PRIu64 ") of %s elements does "
+                       "not fit in the %" PRIu64 " bytes left in the file",
+                       where, n, at + 4, g3_gguf_vtype_name(et), g3_left(c));
     if (kv) {
         kv->arr_type = et;
         kv->n = n;
         kv->val = c->p + c->pos;
     }
     if (et == G3_GGUF_STRING) {
-        uint64_t base = c->pos;
-        if (kv && n > 0) {
-            kv->str_off = malloc((size_t)n * sizeof(uint64_t));
-            if (!kv->str_off) {
-                g3_err_set(c->err, G3_ERR_OUT_OF_MEMORY, "%s: cannot allocate %" PRIu64
-                           " string offsets", where, n);
-                return false;
-            }
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t sat = c->pos, len;
-            if (g3_left(c) < 8)
-                return g3_truncated(c, where, "string length", 8);
-            len = g3_ld_u64(c->p + sat);
-            if (len > g3_left(c) - 8) {
-                g3_err_set(c->err, G3_ERR_FORMAT,
-                           "%s: string #%" PRIu64 " length %" PRIu64 " (at byte %" PRIu64
-                           ") exceeds the %" PRIu64 " bytes left in the file",
-                           where, i, len, sat, g3_left(c) - 8);
-                return false;
-            }
-            if (kv)
-                kv->str_off[i] = sat - base;
-            c->pos += 8 + len;
-        }
-        return true;
+        /* n * 8 <= the bytes left: this allocation is bounded by the file size. */
+        if (kv && n > 0 && !(kv->str_off = malloc((size_t)n * sizeof(uint64_t))))
+            return g3_fail(c, G3_ERR_OUT_OF_MEMORY,
+                           "%s: cannot allocate %" PRIu64 " string offsets", where, n);
+        return g3_parse_strings(c, where, n, kv ? kv->str_off : NULL);
     }
-    if (et == G3_GGUF_ARRAY) {
-        for (uint64_t i = 0; i < n; i++)
-            if (!g3_parse_value(c, where, G3_GGUF_ARRAY, depth + 1, NULL))
-                return false;
+    for (uint64_t i = 0; et == G3_GGUF_ARRAY && i < n; i++)
+        if (!g3_parse_value(c, where, G3_GGUF_ARRAY, depth + 1, NULL))
+            return false;
+    if (et == G3_GGUF_ARRAY)
         return true;
-    }
-    if (et == G3_GGUF_BOOL) {
-        const uint8_t *b = c->p + c->pos;
-        for (uint64_t i = 0; i < n; i++)
-            if (b[i] > 1) {
-                g3_err_set(c->err, G3_ERR_FORMAT,
+    for (uint64_t i = 0; et == G3_GGUF_BOOL && i < n; i++)
+        if (c->p[c->pos + i] > 1)
+            return g3_fail(c, G3_ERR_FORMAT,
                            "%s: bool element #%" PRIu64 " = %u (at byte %" PRIu64
                            ") is neither 0 nor 1",
-                           where, i, b[i], c->pos + i);
-                return false;
-            }
-    }
+                           where, i, c->p[c->pos + i], c->pos + i);
     c->pos += need; /* fixed-size elements: need == n * size */
     return true;
 }
@@ -389,6 +363,8 @@ static bool g3_grow(void **arr, uint64_t *cap, uint64_t need, size_t elem)
     uint64_t nc = *cap ? *cap * 2 : 64;
     if (nc < need)
         nc = need;
+    if (nc > SIZE_MAX / elem)
+        return false;
     void *p = realloc(*arr, (size_t)nc * elem);
     if (!p)
         return false;
@@ -398,7 +374,7 @@ static bool g3_grow(void **arr, uint64_t *cap, uint64_t need, size_t elem)
     return true;
 }
 
-static void g3_kv_where(char *buf, size_t cap, const g3_gguf_kv *kv)
+void g3_kv_where(char *buf, size_t cap, const g3_gguf_kv *kv)
 {
     char q[G3_QUOTE_MAX + 8];
     snprintf(buf, cap, "key '%s' (at byte %" PRIu64 ")", g3_quote(q, sizeof(q), kv->key),
@@ -475,14 +451,14 @@ static g3_status g3_parse_kvs(g3_gguf_impl *gi, g3_cur *c, uint64_t n_kv)
         kv->offset = c->pos;
         kv->n = 1;
         snprintf(where, sizeof(where), "kv #%" PRIu64 " (at byte %" PRIu64 ")", i, kv->offset);
-        const uint8_t *s;
-        uint64_t len;
+        const uint8_t *s = NULL;
+        uint64_t len = 0;
         if (!g3_rd_str(c, where, "key", &s, &len))
             return c->err->status;
-        if (!(kv->key = g3_copy_name(c, where, "key", s, len, kv->offset)))
+        if (!g3_copy_name(c, where, "key", s, len, &kv->key))
             return c->err->status;
         g3_kv_where(where, sizeof(where), kv);
-        uint32_t type;
+        uint32_t type = 0;
         uint64_t tat = c->pos;
         if (!g3_rd_u32(c, where, "value type", &type))
             return c->err->status;
@@ -507,7 +483,6 @@ static g3_status g3_parse_kvs(g3_gguf_impl *gi, g3_cur *c, uint64_t n_kv)
     return G3_OK;
 }
 
-static g3_status g3_wrong_type(const g3_gguf_kv *kv, const char *expected, g3_err *err);
 
 /* Known keys whose type the reader itself relies on, or that every consumer
  * would misread if mistyped. */
@@ -556,11 +531,11 @@ static g3_status g3_parse_tensor_info(g3_cur *c, g3_gguf *g, g3_gguf_tensor *t, 
     t->info_offset = c->pos;
     snprintf(where, sizeof(where), "tensor info #%" PRIu64 " (at byte %" PRIu64 ")", i,
              t->info_offset);
-    const uint8_t *s;
-    uint64_t len;
+    const uint8_t *s = NULL;
+    uint64_t len = 0;
     if (!g3_rd_str(c, where, "tensor name", &s, &len))
         return c->err->status;
-    if (!(t->name = g3_copy_name(c, where, "tensor name", s, len, t->info_offset)))
+    if (!g3_copy_name(c, where, "tensor name", s, len, &t->name))
         return c->err->status;
     g3_tensor_where(where, sizeof(where), t);
 
@@ -851,309 +826,4 @@ void g3_gguf_close(g3_gguf *g)
         munmap(g->map, g->map_size);
     free(g->path);
     free(gi);
-}
-
-/* ---- typed getters ---- */
-
-static bool g3_is_int_type(uint32_t t)
-{
-    return t <= G3_GGUF_I32 || t == G3_GGUF_U64 || t == G3_GGUF_I64;
-}
-
-/* An integer element as a sign and a magnitude-free pair: *neg with *s for
- * negative values, else *u. */
-static void g3_load_int(uint32_t t, const uint8_t *p, bool *neg, uint64_t *u, int64_t *s)
-{
-    int64_t sv = 0;
-    uint64_t uv = 0;
-    switch (t) {
-    case G3_GGUF_U8: uv = p[0]; break;
-    case G3_GGUF_U16: uv = (uint64_t)p[0] | (uint64_t)p[1] << 8; break;
-    case G3_GGUF_U32: uv = g3_ld_u32(p); break;
-    case G3_GGUF_U64: uv = g3_ld_u64(p); break;
-    case G3_GGUF_I8: sv = (int8_t)p[0]; break;
-    case G3_GGUF_I16: sv = (int16_t)(uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8); break;
-    case G3_GGUF_I32: sv = (int32_t)g3_ld_u32(p); break;
-    default: sv = (int64_t)g3_ld_u64(p); break; /* I64 */
-    }
-    *neg = sv < 0;
-    *s = sv;
-    *u = sv > 0 ? (uint64_t)sv : uv;
-}
-
-static double g3_load_float(uint32_t t, const uint8_t *p)
-{
-    if (t == G3_GGUF_F32) {
-        uint32_t b = g3_ld_u32(p);
-        float f;
-        memcpy(&f, &b, 4);
-        return f;
-    }
-    uint64_t b = g3_ld_u64(p);
-    double d;
-    memcpy(&d, &b, 8);
-    return d;
-}
-
-static g3_status g3_wrong_type(const g3_gguf_kv *kv, const char *expected, g3_err *err)
-{
-    char where[256];
-    g3_kv_where(where, sizeof(where), kv);
-    return g3_err_set(err, G3_ERR_FORMAT, "%s: expected %s, found %s%s%s", where, expected,
-                      g3_gguf_vtype_name(kv->type), kv->type == G3_GGUF_ARRAY ? " of " : "",
-                      kv->type == G3_GGUF_ARRAY ? g3_gguf_vtype_name(kv->arr_type) : "");
-}
-
-/* Looks a key up and checks its type with ok(type); *found is true only for a
- * present key of an acceptable type. */
-static g3_status g3_get(const g3_gguf *g, const char *key, bool (*ok)(uint32_t), const char *want,
-                        const g3_gguf_kv **kv, bool *found, g3_err *err)
-{
-    *kv = g3_gguf_find_kv(g, key);
-    if (found)
-        *found = false;
-    if (!*kv)
-        return G3_OK;
-    if (!ok((*kv)->type))
-        return g3_wrong_type(*kv, want, err);
-    if (found)
-        *found = true;
-    return G3_OK;
-}
-
-static bool g3_is_float_type(uint32_t t)
-{
-    return t == G3_GGUF_F32 || t == G3_GGUF_F64;
-}
-static bool g3_is_bool_type(uint32_t t)
-{
-    return t == G3_GGUF_BOOL;
-}
-static bool g3_is_str_type(uint32_t t)
-{
-    return t == G3_GGUF_STRING;
-}
-static bool g3_is_arr_type(uint32_t t)
-{
-    return t == G3_GGUF_ARRAY;
-}
-
-/* An integer key that must lie in [lo, hi]: *v holds it as int64 when negative
- * (then *neg), else *u. */
-static g3_status g3_get_int(const g3_gguf *g, const char *key, const char *tname, int64_t lo,
-                            uint64_t hi, bool *neg, uint64_t *u, int64_t *v, bool *found,
-                            g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    g3_status st = g3_get(g, key, g3_is_int_type, tname, &kv, &f, err);
-    if (found)
-        *found = false;
-    if (st != G3_OK || !f)
-        return st;
-    g3_load_int(kv->type, kv->val, neg, u, v);
-    if ((*neg && *v < lo) || (!*neg && *u > hi)) {
-        char where[256], num[32];
-        g3_kv_where(where, sizeof(where), kv);
-        if (*neg)
-            snprintf(num, sizeof(num), "%" PRId64, *v);
-        else
-            snprintf(num, sizeof(num), "%" PRIu64, *u);
-        return g3_err_set(err, G3_ERR_FORMAT, "%s: value %s does not fit in %s", where, num,
-                          tname);
-    }
-    if (found)
-        *found = true;
-    return G3_OK;
-}
-
-g3_status g3_gguf_get_u32(const g3_gguf *g, const char *key, uint32_t *out, bool *found,
-                          g3_err *err)
-{
-    bool neg, f;
-    uint64_t u;
-    int64_t v;
-    g3_status st = g3_get_int(g, key, "u32", 0, UINT32_MAX, &neg, &u, &v, &f, err);
-    if (f)
-        *out = (uint32_t)u;
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_u64(const g3_gguf *g, const char *key, uint64_t *out, bool *found,
-                          g3_err *err)
-{
-    bool neg, f;
-    uint64_t u;
-    int64_t v;
-    g3_status st = g3_get_int(g, key, "u64", 0, UINT64_MAX, &neg, &u, &v, &f, err);
-    if (f)
-        *out = u;
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_i64(const g3_gguf *g, const char *key, int64_t *out, bool *found,
-                          g3_err *err)
-{
-    bool neg, f;
-    uint64_t u;
-    int64_t v;
-    g3_status st = g3_get_int(g, key, "i64", INT64_MIN, INT64_MAX, &neg, &u, &v, &f, err);
-    if (f)
-        *out = neg ? v : (int64_t)u;
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_f64(const g3_gguf *g, const char *key, double *out, bool *found,
-                          g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    g3_status st = g3_get(g, key, g3_is_float_type, "f32 or f64", &kv, &f, err);
-    if (f)
-        *out = g3_load_float(kv->type, kv->val);
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_f32(const g3_gguf *g, const char *key, float *out, bool *found,
-                          g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    g3_status st = g3_get(g, key, g3_is_float_type, "f32", &kv, &f, err);
-    if (found)
-        *found = false;
-    if (!f)
-        return st;
-    double d = g3_load_float(kv->type, kv->val);
-    /* Converting an out-of-range finite double to float is UB. */
-    if (isfinite(d) && fabs(d) > FLT_MAX) {
-        char where[256];
-        g3_kv_where(where, sizeof(where), kv);
-        return g3_err_set(err, G3_ERR_FORMAT, "%s: value %g does not fit in f32", where, d);
-    }
-    *out = (float)d;
-    if (found)
-        *found = true;
-    return G3_OK;
-}
-
-g3_status g3_gguf_get_bool(const g3_gguf *g, const char *key, bool *out, bool *found,
-                           g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    g3_status st = g3_get(g, key, g3_is_bool_type, "bool", &kv, &f, err);
-    if (f)
-        *out = kv->val[0] != 0;
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_str(const g3_gguf *g, const char *key, const char **out, uint64_t *len,
-                          bool *found, g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    g3_status st = g3_get(g, key, g3_is_str_type, "string", &kv, &f, err);
-    if (f) {
-        *len = g3_ld_u64(kv->val);
-        *out = (const char *)kv->val + 8;
-    }
-    if (found)
-        *found = f;
-    return st;
-}
-
-g3_status g3_gguf_get_arr(const g3_gguf *g, const char *key, uint32_t elem_type,
-                          const g3_gguf_kv **out, bool *found, g3_err *err)
-{
-    const g3_gguf_kv *kv;
-    bool f;
-    char want[32];
-    snprintf(want, sizeof(want), "array of %s", g3_gguf_vtype_name(elem_type));
-    g3_status st = g3_get(g, key, g3_is_arr_type, want, &kv, &f, err);
-    if (f && kv->arr_type != elem_type) {
-        f = false;
-        st = g3_wrong_type(kv, want, err);
-    }
-    if (f)
-        *out = kv;
-    if (found)
-        *found = f;
-    return st;
-}
-
-const char *g3_gguf_arr_str(const g3_gguf_kv *kv, uint64_t i, uint64_t *len)
-{
-    if (!kv || kv->type != G3_GGUF_ARRAY || kv->arr_type != G3_GGUF_STRING || i >= kv->n ||
-        !kv->str_off) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
-    const uint8_t *p = kv->val + kv->str_off[i];
-    if (len)
-        *len = g3_ld_u64(p);
-    return (const char *)p + 8;
-}
-
-/* Pointer to fixed-size element i, or NULL for strings, arrays or i out of range. */
-static const uint8_t *g3_arr_elem(const g3_gguf_kv *kv, uint64_t i)
-{
-    if (!kv || kv->type != G3_GGUF_ARRAY || i >= kv->n || kv->arr_type >= G3_GGUF_VTYPE_COUNT ||
-        g3_vsize[kv->arr_type] == 0)
-        return NULL;
-    return kv->val + i * g3_vsize[kv->arr_type];
-}
-
-float g3_gguf_arr_f32(const g3_gguf_kv *kv, uint64_t i)
-{
-    const uint8_t *p = g3_arr_elem(kv, i);
-    if (!p)
-        return 0.0f;
-    if (g3_is_float_type(kv->arr_type)) {
-        double d = g3_load_float(kv->arr_type, p);
-        if (isfinite(d) && fabs(d) > FLT_MAX)
-            return d > 0 ? HUGE_VALF : -HUGE_VALF;
-        return (float)d;
-    }
-    if (kv->arr_type == G3_GGUF_BOOL)
-        return p[0] ? 1.0f : 0.0f;
-    bool neg;
-    uint64_t u;
-    int64_t s;
-    g3_load_int(kv->arr_type, p, &neg, &u, &s);
-    return neg ? (float)s : (float)u;
-}
-
-/* Integers out of the int32 range saturate, as do floats (whose out-of-range
- * conversion would be UB); NaN reads as 0. */
-int32_t g3_gguf_arr_i32(const g3_gguf_kv *kv, uint64_t i)
-{
-    const uint8_t *p = g3_arr_elem(kv, i);
-    if (!p)
-        return 0;
-    if (g3_is_float_type(kv->arr_type)) {
-        double d = g3_load_float(kv->arr_type, p);
-        return isnan(d) ? 0 : d >= 2147483647.0 ? INT32_MAX
-                          : d <= -2147483648.0  ? INT32_MIN : (int32_t)d;
-    }
-    if (kv->arr_type == G3_GGUF_BOOL)
-        return p[0] ? 1 : 0;
-    bool neg;
-    uint64_t u;
-    int64_t s;
-    g3_load_int(kv->arr_type, p, &neg, &u, &s);
-    if (neg)
-        return s < INT32_MIN ? INT32_MIN : (int32_t)s;
-    return u > INT32_MAX ? INT32_MAX : (int32_t)u;
 }

@@ -361,6 +361,15 @@ g3_status g3_gguf_w_tensor(g3_gguf_writer *w, const char *name, uint32_t n_dims,
     return G3_OK;
 }
 
+g3_status g3_gguf_writer_status(const g3_gguf_writer *w, g3_err *err)
+{
+    if (!w)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "gguf writer: NULL argument");
+    if (w->err.status != G3_OK)
+        return g3_err_set(err, w->err.status, "%s", w->err.msg);
+    return G3_OK;
+}
+
 /* ---- emitting ---- */
 
 typedef struct g3_sink {

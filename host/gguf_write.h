@@ -33,6 +33,11 @@ g3_status g3_gguf_w_tensor(g3_gguf_writer *w, const char *name, uint32_t n_dims,
                            const int64_t *ne, uint32_t type, const void *data,
                            uint64_t n_bytes, bool borrow);
 
+/* A failed g3_gguf_w_* call is remembered: later calls still work, and save / to_memory
+ * return the first failure with its message. This copies that failure into err
+ * (G3_OK when there was none), for callers that want the message right away. */
+g3_status g3_gguf_writer_status(const g3_gguf_writer *w, g3_err *err);
+
 /* Writes the whole file. */
 g3_status g3_gguf_writer_save(const g3_gguf_writer *w, const char *path, g3_err *err);
 /* Or returns it as one malloc'ed buffer (caller frees). */

@@ -1,12 +1,11 @@
 /* synth.c: a Gemma 3 GGUF with seeded random weights (see synth.h).
  *
  * Determinism across machines is the point of this file: weights come from
- * splitmix64 and are turned into floats with integer arithmetic and a single
- * IEEE multiply (plus one add for norms), never with libm, and never with a
- * fused multiply-add (GCC in ISO C mode does not contract; clang is told not
- * to below). Each row has its own PRNG stream, derived from the seed, the
- * tensor name and the row index, so the values do not depend on generation
- * order. */
+ * splitmix64 and are turned into floats with integer arithmetic, one exact
+ * double multiply, one add and a conversion, never with libm, so that FMA
+ * contraction, vector width or libm version cannot change a bit. Each row has
+ * its own PRNG stream, derived from the seed, the tensor name and the row
+ * index, so the values do not depend on generation order or thread count. */
 #include "synth.h"
 
 #include <string.h>
@@ -14,11 +13,8 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "quant.h"
+#include "threadpool.h"
 #include "vocab_json.h"
-
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
 
 /* ---- presets and tensor types ------------------------------------------------ */
 
@@ -67,10 +63,21 @@ uint32_t g3_synth_preset_file_type(g3_synth_preset p)
 }
 
 static const char *const g3_tensor_names[G3_ST_COUNT] = {
-    "token_embd",  "attn_norm",   "attn_q",         "attn_k",
-    "attn_v",      "attn_output", "attn_q_norm",    "attn_k_norm",
-    "post_attention_norm", "ffn_norm", "ffn_gate",  "ffn_up",
-    "ffn_down",    "post_ffw_norm", "output_norm",
+    [G3_ST_TOKEN_EMBD] = "token_embd",
+    [G3_ST_ATTN_NORM] = "attn_norm",
+    [G3_ST_ATTN_Q] = "attn_q",
+    [G3_ST_ATTN_K] = "attn_k",
+    [G3_ST_ATTN_V] = "attn_v",
+    [G3_ST_ATTN_OUTPUT] = "attn_output",
+    [G3_ST_ATTN_Q_NORM] = "attn_q_norm",
+    [G3_ST_ATTN_K_NORM] = "attn_k_norm",
+    [G3_ST_POST_ATTENTION_NORM] = "post_attention_norm",
+    [G3_ST_FFN_NORM] = "ffn_norm",
+    [G3_ST_FFN_GATE] = "ffn_gate",
+    [G3_ST_FFN_UP] = "ffn_up",
+    [G3_ST_FFN_DOWN] = "ffn_down",
+    [G3_ST_POST_FFW_NORM] = "post_ffw_norm",
+    [G3_ST_OUTPUT_NORM] = "output_norm",
 };
 
 const char *g3_synth_tensor_name(g3_synth_tensor t)
@@ -193,7 +200,7 @@ static void put_piece(g3_vocab *v, char **p, const char *s, size_t len, float sc
     *p += len + 1;
 }
 
-/* The real Gemma 3 layout where it matters (specials 0-6, <start_of_turn> 105,
+/* The real Gemma 3 layout where it matters (specials 0-5, <start_of_turn> 105,
  * <end_of_turn> 106, newline runs 107-137, bytes 238-493), then single
  * characters and "▁synthN" filler pieces. Valid for n >= G3_SYNTH_MIN_VOCAB. */
 static g3_status synthetic_vocab(uint32_t n, g3_vocab **out, g3_err *err)
@@ -338,18 +345,18 @@ static inline int32_t bell21(uint64_t r)
     return 2 * (a + b + c) - 3 * 0x1FFFFF;
 }
 
-/* dst[i] = center + std * bell, one splitmix64 stream per (tensor, row). The
- * multiply is exact up to one rounding (std * 2^-21 is exact), the add one more:
- * the same bits on every IEEE-754 machine. */
+/* dst[i] = center + std * bell, one splitmix64 stream per (tensor, row).
+ * bell * (std * 2^-21) is exact in double (23 + 24 significant bits), so a
+ * fused multiply-add, if a compiler contracts one anyway, rounds the same sum:
+ * one rounding to double, one to float, the same bits on every IEEE-754 machine. */
 static void gen_row(uint64_t tensor_key, uint64_t row, float center, float std, float *dst,
                     int64_t n)
 {
     uint64_t s = mix64(tensor_key ^ mix64(row + 0x632BE59BD9B4E019ull));
-    const float scale = std * (1.0f / 2097152.0f);
+    const double scale = (double)std * (1.0 / 2097152.0), c = center;
     for (int64_t i = 0; i < n; i++) {
         s += 0x9E3779B97F4A7C15ull; /* splitmix64 */
-        const float noise = (float)bell21(mix64(s)) * scale;
-        dst[i] = center + noise;
+        dst[i] = (float)(c + (double)bell21(mix64(s)) * scale);
     }
 }
 
@@ -432,24 +439,51 @@ static g3_status make_plan(const g3_synth_options *o, plan_item **out, uint32_t 
     return G3_OK;
 }
 
-/* Generates and quantizes one tensor row by row into a new buffer. */
-static g3_status make_tensor(const plan_item *it, uint64_t seed_key, float *scratch, void **out,
-                             g3_err *err)
+/* Rows [i*R/n, (i+1)*R/n) of a tensor: one task of the pool. Rows have their
+ * own PRNG streams, so the split does not change a single bit. */
+typedef struct tensor_job {
+    const plan_item *it;
+    uint64_t key;
+    uint8_t *buf;
+    bool *failed; /* (n tasks) */
+} tensor_job;
+
+static void tensor_task(void *ctx, int i, int n)
 {
-    uint8_t *buf = malloc(it->bytes ? (size_t)it->bytes : 1);
-    if (!buf)
+    const tensor_job *job = ctx;
+    const plan_item *it = job->it;
+    const int64_t r0 = it->ne[1] * i / n, r1 = it->ne[1] * (i + 1) / n;
+    float *row = malloc((size_t)it->ne[0] * sizeof(float));
+    bool ok = row != NULL;
+    for (int64_t r = r0; ok && r < r1; r++) {
+        gen_row(job->key, (uint64_t)r, it->center, it->std, row, it->ne[0]);
+        ok = g3_quantize_row(it->type, row, job->buf + (uint64_t)r * it->row_bytes, it->ne[0]);
+    }
+    free(row);
+    job->failed[i] = !ok;
+}
+
+/* Generates and quantizes one tensor into a new buffer, rows spread over the pool. */
+static g3_status make_tensor(const plan_item *it, uint64_t seed_key, g3_threadpool *pool,
+                             void **out, g3_err *err)
+{
+    const int n_tasks = (int)G3_MIN((int64_t)4 * G3_MAX(g3_threadpool_size(pool), 1), it->ne[1]);
+    bool failed[256] = {false};
+    G3_ASSERT(n_tasks >= 1 && n_tasks <= (int)G3_ARRAY_LEN(failed));
+    tensor_job job = {.it = it, .key = mix64(seed_key ^ fnv1a64(it->name)), .failed = failed};
+    job.buf = malloc(it->bytes ? (size_t)it->bytes : 1);
+    if (!job.buf)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "synth: cannot allocate %llu bytes for '%s'",
                           (unsigned long long)it->bytes, it->name);
-    const uint64_t key = mix64(seed_key ^ fnv1a64(it->name));
-    for (int64_t r = 0; r < it->ne[1]; r++) {
-        gen_row(key, (uint64_t)r, it->center, it->std, scratch, it->ne[0]);
-        if (!g3_quantize_row(it->type, scratch, buf + (uint64_t)r * it->row_bytes, it->ne[0])) {
-            free(buf);
-            return g3_err_set(err, G3_ERR_UNSUPPORTED, "synth: quantizing '%s' to %s failed",
-                              it->name, g3_type_name(it->type));
+    g3_threadpool_run(pool, tensor_task, &job, n_tasks);
+    for (int i = 0; i < n_tasks; i++)
+        if (failed[i]) {
+            free(job.buf);
+            return g3_err_set(err, G3_ERR_UNSUPPORTED,
+                              "synth: quantizing '%s' to %s failed (or out of memory)", it->name,
+                              g3_type_name(it->type));
         }
-    }
-    *out = buf;
+    *out = job.buf;
     return G3_OK;
 }
 
@@ -537,7 +571,7 @@ g3_status g3_synth_write(const char *path, const g3_synth_options *opt, g3_synth
     g3_gguf_writer *w = NULL;
     plan_item *plan = NULL;
     void **bufs = NULL;
-    float *scratch = NULL;
+    g3_threadpool *pool = NULL;
     uint32_t n_t = 0;
     uint64_t total = 0;
     g3_status st;
@@ -557,13 +591,11 @@ g3_status g3_synth_write(const char *path, const g3_synth_options *opt, g3_synth
     char name[160];
     snprintf(name, sizeof(name), "synthetic-gemma-3-270m (random weights, seed %llu%s)",
              (unsigned long long)o.seed, o.tokenizer_json ? "" : ", synthetic vocabulary");
-    int64_t max_row = 0;
-    for (uint32_t i = 0; i < n_t; i++)
-        max_row = G3_MAX(max_row, plan[i].ne[0]);
     w = g3_gguf_writer_new();
     bufs = calloc(n_t, sizeof(*bufs));
-    scratch = malloc((size_t)max_row * sizeof(float));
-    if (!w || !bufs || !scratch) {
+    /* Without a pool (creation failed) the rows are made inline: same bytes. */
+    pool = g3_threadpool_create(G3_MIN(o.n_threads, 64));
+    if (!w || !bufs) {
         st = g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "synth: out of memory");
         goto out;
     }
@@ -577,7 +609,7 @@ g3_status g3_synth_write(const char *path, const g3_synth_options *opt, g3_synth
     const uint64_t seed_key = mix64(o.seed);
     for (uint32_t i = 0; i < n_t; i++) {
         const plan_item *it = &plan[i];
-        if ((st = make_tensor(it, seed_key, scratch, &bufs[i], err)))
+        if ((st = make_tensor(it, seed_key, pool, &bufs[i], err)))
             goto out;
         /* Borrowed: the buffers live until the file is written, so the peak is
          * the tensor data plus one row, never an f32 copy of a whole tensor. */
@@ -615,7 +647,7 @@ out:
     for (uint32_t i = 0; bufs && i < n_t; i++)
         free(bufs[i]);
     free(bufs);
-    free(scratch);
+    g3_threadpool_free(pool);
     free(plan);
     g3_vocab_free(v);
     return st;

@@ -113,6 +113,9 @@ typedef struct g3_synth_options {
     /* Refuse to write more than this many bytes of tensor data (the tensors are
      * held in memory until the file is written); default 0 = 8 GiB. */
     uint64_t max_bytes;
+    /* Threads generating and quantizing rows; default 0 = the online CPUs. The
+     * bytes written do not depend on it. */
+    int n_threads;
 } g3_synth_options;
 
 /* Fills in the defaults of every zero field (n_vocab stays 0 when a tokenizer

@@ -332,9 +332,9 @@ static g3_status load_merges(const loader *L, g3_vocab *v, bool keep, g3_err *er
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *a, *b;
-        size_t alen, blen;
-        int32_t ia, ib, ir;
+        const char *a = NULL, *b = NULL;
+        size_t alen = 0, blen = 0;
+        int32_t ia = 0, ib = 0, ir = 0;
         if ((st = merge_parts(L, json_array_get(merges, i), i, &a, &alen, &b, &blen, err)) ||
             (st = vocab_id_of(L, a, alen, i, "left piece", &ia, err)) ||
             (st = vocab_id_of(L, b, blen, i, "right piece", &ib, err)))

@@ -214,8 +214,8 @@ g3_status g3_vk_buffer_create(g3_vk_context *ctx, uint64_t size, g3_vk_memory me
 void g3_vk_buffer_free(g3_vk_context *ctx, g3_vk_buffer *buf);
 uint64_t g3_vk_buffer_size(const g3_vk_buffer *buf);
 /* Host pointer of an UPLOAD/READBACK buffer (mapped for the buffer's life); NULL for a
- * DEVICE buffer, unless the device happens to expose it host-visible (UMA): host code
- * must not rely on that and use the upload/download helpers for DEVICE buffers. */
+ * DEVICE buffer, which host code reaches through the upload/download helpers (even on
+ * unified-memory devices, so that one code path serves every device). */
 void *g3_vk_buffer_map(const g3_vk_buffer *buf);
 
 /* Copies host bytes into buf at offset (through a temporary staging buffer unless buf

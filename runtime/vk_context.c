@@ -36,7 +36,7 @@ static g3_status create_device(g3_vk_context *ctx, g3_err *err)
     G3_VK_TRY(ctx, err, vkEnumerateDeviceExtensionProperties(ctx->physical, NULL, &n_ext, NULL));
     exts = calloc(n_ext ? n_ext : 1, sizeof(*exts));
     if (!exts)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     VkResult r = vkEnumerateDeviceExtensionProperties(ctx->physical, NULL, &n_ext, exts);
     if (r != VK_INCOMPLETE)
         G3_VK_TRY(ctx, err, r);
@@ -131,13 +131,13 @@ g3_status g3_vk_context_create(const g3_vk_options *opt, g3_vk_context **out, g3
     uint32_t n = 0;
     g3_vk_context *ctx = NULL;
     if (!out)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_context_create: out is NULL");
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_context_create: out is NULL");
     *out = NULL;
     if ((st = g3_vk_options_resolve(opt, &o, err)) != G3_OK)
         return st;
     ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     atomic_init(&ctx->n_validation, 0);
     ctx->validation = o.validation;
     ctx->quiet = o.quiet;
@@ -152,7 +152,7 @@ g3_status g3_vk_context_create(const g3_vk_options *opt, g3_vk_context **out, g3
     g3_err why = {0};
     const int c = g3_vk_choose_device(infos, n, o.device, &why);
     if (c < 0) {
-        st = g3_vk_err_set(err, why.status, "%s", why.msg);
+        st = g3_err_set(err, why.status, "%s", why.msg);
         goto out;
     }
     ctx->physical = pds[c];

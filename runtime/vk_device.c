@@ -27,7 +27,7 @@ static g3_status env_int(const char *name, int *value, bool *set, g3_err *err)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < 0 || v > 1000000)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
                              "%s=\"%s\": expected a non-negative integer", name, s);
     *value = (int)v;
     *set = true;
@@ -41,7 +41,7 @@ g3_status g3_vk_options_resolve(const g3_vk_options *opt, g3_vk_options *out, g3
     int v = 0;
     bool set = false;
     if (r.device < 0)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
                              "device index %d: expected 0 (automatic) or a 1-based index",
                              r.device);
     /* The caller's explicit choice wins over the environment. */
@@ -343,14 +343,14 @@ g3_status g3_vk_list_devices(VkInstance instance, uint32_t instance_api, VkPhysi
     *count = 0;
     G3_VK_TRY(NULL, err, vkEnumeratePhysicalDevices(instance, &n, NULL));
     if (n == 0)
-        return g3_vk_err_set(err, G3_ERR_NO_DEVICE,
+        return g3_err_set(err, G3_ERR_NO_DEVICE,
                              "the Vulkan drivers report no device (vkEnumeratePhysicalDevices "
                              "returned 0): install a driver, e.g. mesa-vulkan-drivers for "
                              "lavapipe, or check VK_ICD_FILENAMES");
     p = calloc(n, sizeof(*p));
     in = calloc(n, sizeof(*in));
     if (!p || !in) {
-        st = g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        st = g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
         goto out;
     }
     VkResult r = vkEnumeratePhysicalDevices(instance, &n, p);
@@ -390,7 +390,7 @@ int g3_vk_choose_device(const g3_vk_device_info *infos, uint32_t n, int requeste
 {
     if (requested > 0) {
         if ((uint32_t)requested > n) {
-            g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+            g3_err_set(err, G3_ERR_INVALID_ARG,
                           "Vulkan device %d was requested (G3_VK_DEVICE or option) but "
                           "there %s only %u",
                           requested, n == 1 ? "is" : "are", n);
@@ -398,7 +398,7 @@ int g3_vk_choose_device(const g3_vk_device_info *infos, uint32_t n, int requeste
         }
         const g3_vk_device_info *d = &infos[requested - 1];
         if (!d->usable) {
-            g3_vk_err_set(err, G3_ERR_UNSUPPORTED, "Vulkan device %d (%s) cannot be used: %s",
+            g3_err_set(err, G3_ERR_UNSUPPORTED, "Vulkan device %d (%s) cannot be used: %s",
                           requested, d->name, d->reject_reason);
             return -1;
         }
@@ -415,7 +415,7 @@ int g3_vk_choose_device(const g3_vk_device_info *infos, uint32_t n, int requeste
         for (uint32_t i = 0; i < n && len < sizeof(why); i++)
             len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s: %s", i ? "; " : "",
                                     infos[i].name, infos[i].reject_reason);
-        g3_vk_err_set(err, G3_ERR_UNSUPPORTED, "no usable Vulkan device: %s", why);
+        g3_err_set(err, G3_ERR_UNSUPPORTED, "no usable Vulkan device: %s", why);
     }
     return best;
 }
@@ -433,7 +433,7 @@ g3_status g3_vk_enumerate(const g3_vk_options *opt, g3_vk_device_info *infos, in
     if (chosen)
         *chosen = -1;
     if (cap < 0 || (cap > 0 && !infos))
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_enumerate: bad output array");
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_enumerate: bad output array");
     if ((st = g3_vk_options_resolve(opt, &o, err)) != G3_OK)
         return st;
     /* Listing never needs the validation layer: a short-lived plain instance. */

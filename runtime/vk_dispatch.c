@@ -24,7 +24,7 @@ static g3_status add_pool(g3_vk_cmd *cmd)
     g3_vk_context *ctx = cmd->ctx;
     VkDescriptorPool *pools = realloc(cmd->pools, (cmd->n_pools + 1) * sizeof(*pools));
     if (!pools)
-        return g3_vk_err_set(&cmd->err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(&cmd->err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     cmd->pools = pools;
     const VkDescriptorPoolSize size = {
         .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -48,13 +48,13 @@ g3_status g3_vk_cmd_create(g3_vk_context *ctx, g3_vk_cmd **out, g3_err *err)
     g3_status st = g3_vk_check_lost(ctx, err);
     g3_vk_cmd *cmd = NULL;
     if (!out)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_cmd_create: out is NULL");
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_cmd_create: out is NULL");
     *out = NULL;
     if (st != G3_OK)
         return st;
     cmd = calloc(1, sizeof(*cmd));
     if (!cmd)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     cmd->ctx = ctx;
     const VkCommandBufferAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -66,7 +66,7 @@ g3_status g3_vk_cmd_create(g3_vk_context *ctx, g3_vk_cmd **out, g3_err *err)
     const VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     G3_VK_TRY(ctx, err, ctx->vk.vkCreateFence(ctx->device, &fci, NULL, &cmd->fence));
     if ((st = add_pool(cmd)) != G3_OK) {
-        g3_vk_err_set(err, st, "%s", cmd->err.msg);
+        g3_err_set(err, st, "%s", cmd->err.msg);
         goto out;
     }
     *out = cmd;
@@ -134,7 +134,7 @@ g3_status g3_vk_cmd_begin(g3_vk_cmd *cmd)
     /* Orders this recording after earlier submissions' device writes (a barrier's
      * first scope reaches back over previous submits on the queue): callers then never
      * think about dependencies between two submit-and-wait rounds. */
-    if (!getenv("NOLEAD")) record_barrier(cmd, g3_vk_device_stages, g3_vk_device_rw);
+    record_barrier(cmd, g3_vk_device_stages, g3_vk_device_rw);
 out:
     return st;
 }
@@ -144,7 +144,7 @@ static g3_status recording(g3_vk_cmd *cmd, const char *what)
     if (cmd->err.status != G3_OK)
         return cmd->err.status;
     if (!cmd->recording)
-        return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG, "%s outside begin/submit", what);
+        return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG, "%s outside begin/submit", what);
     return G3_OK;
 }
 
@@ -186,14 +186,14 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
     const char *name = pipe ? g3_vk_shader_blob(pipe->shader)->name : "?";
     if (!pipe || !groups || n_bindings != pipe->n_bindings || push_size != pipe->push_size ||
         (push_size && !push) || (n_bindings && !bindings))
-        return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+        return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                              "dispatch %s: %u bindings and %u push bytes given, the pipeline "
                              "has %u and %u",
                              name, n_bindings, push_size, pipe ? pipe->n_bindings : 0,
                              pipe ? pipe->push_size : 0);
     for (int i = 0; i < 3; i++)
         if (groups[i] > in->max_compute_work_group_count[i])
-            return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+            return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                  "dispatch %s: %u groups in dimension %d, the device allows %u "
                                  "(fold the grid into another dimension)",
                                  name, groups[i], i, in->max_compute_work_group_count[i]);
@@ -209,19 +209,19 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
                                    ? b->buf->size - b->offset
                                    : b->size;
         if (!b->buf || b->offset >= b->buf->size || range > b->buf->size - b->offset)
-            return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+            return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                  "dispatch %s: binding %u [%llu, +%llu) is outside its buffer",
                                  name, i, (unsigned long long)b->offset,
                                  (unsigned long long)range);
         /* The planner splits tensors so these hold; failing here beats a device fault. */
         if (range > in->max_storage_buffer_range)
-            return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+            return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                  "dispatch %s: binding %u spans %llu bytes, above "
                                  "maxStorageBufferRange (%llu): split the tensor",
                                  name, i, (unsigned long long)range,
                                  (unsigned long long)in->max_storage_buffer_range);
         if (b->offset % in->min_storage_buffer_offset_alignment)
-            return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+            return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                  "dispatch %s: binding %u offset %llu is not a multiple of "
                                  "minStorageBufferOffsetAlignment (%llu)",
                                  name, i, (unsigned long long)b->offset,
@@ -270,7 +270,7 @@ g3_status g3_vk_cmd_copy(g3_vk_cmd *cmd, g3_vk_buffer *src, uint64_t src_offset,
         return st;
     if (!src || !dst || src_offset > src->size || size > src->size - src_offset ||
         dst_offset > dst->size || size > dst->size - dst_offset)
-        return g3_vk_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+        return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                              "copy of %llu bytes: source or destination range out of bounds",
                              (unsigned long long)size);
     if (size == 0)
@@ -286,7 +286,7 @@ g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
     g3_vk_context *ctx = cmd->ctx;
     if (st != G3_OK) {
         cmd->recording = false; /* begin resets the command buffer from any state */
-        return g3_vk_err_set(err, st, "%s", cmd->err.msg);
+        return g3_err_set(err, st, "%s", cmd->err.msg);
     }
     cmd->recording = false;
     /* A fence wait alone does not make device writes visible to the host: this

@@ -5,18 +5,6 @@
 
 #include "vk_internal.h"
 
-g3_status g3_vk_err_set(g3_err *err, g3_status st, const char *fmt, ...)
-{
-    if (err && err->status == G3_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-        err->status = st;
-    }
-    return st;
-}
-
 const char *g3_vk_result_string(VkResult r)
 {
     switch (r) {
@@ -92,14 +80,14 @@ g3_status g3_vk_fail(g3_vk_context *ctx, g3_err *err, VkResult r, const char *ca
     if (st == G3_ERR_DEVICE_LOST && ctx)
         ctx->lost = true;
     const char *base = strrchr(file, '/');
-    return g3_vk_err_set(err, st, "%s failed: %s (%s:%d)", name, g3_vk_result_string(r),
+    return g3_err_set(err, st, "%s failed: %s (%s:%d)", name, g3_vk_result_string(r),
                          base ? base + 1 : file, line);
 }
 
 g3_status g3_vk_check_lost(const g3_vk_context *ctx, g3_err *err)
 {
     if (ctx && ctx->lost)
-        return g3_vk_err_set(err, G3_ERR_DEVICE_LOST,
+        return g3_err_set(err, G3_ERR_DEVICE_LOST,
                              "the Vulkan device was lost earlier: free the context");
     return G3_OK;
 }

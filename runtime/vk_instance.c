@@ -54,7 +54,7 @@ static g3_status list_extensions(const char *layer, VkExtensionProperties **out,
         return G3_OK;
     exts = calloc(count, sizeof(*exts));
     if (!exts)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     VkResult r = vkEnumerateInstanceExtensionProperties(layer, &count, exts);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) /* INCOMPLETE: the list shrank meanwhile */
         G3_VK_TRY(NULL, err, r);
@@ -74,7 +74,7 @@ static g3_status check_validation_layer(g3_err *err)
     G3_VK_TRY(NULL, err, vkEnumerateInstanceLayerProperties(&n, NULL));
     layers = calloc(n ? n : 1, sizeof(*layers));
     if (!layers)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     VkResult r = vkEnumerateInstanceLayerProperties(&n, layers);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE)
         G3_VK_TRY(NULL, err, r);
@@ -82,7 +82,7 @@ static g3_status check_validation_layer(g3_err *err)
     for (uint32_t i = 0; i < n; i++)
         found = found || !strcmp(layers[i].layerName, G3_VK_LAYER_VALIDATION);
     if (!found)
-        st = g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+        st = g3_err_set(err, G3_ERR_UNSUPPORTED,
                            "Vulkan validation was requested but the layer %s is not "
                            "installed (Debian: apt-get install vulkan-validationlayers)",
                            G3_VK_LAYER_VALIDATION);
@@ -103,7 +103,7 @@ g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err)
     const uint32_t loader_api = volkGetInstanceVersion();
     if (loader_api < G3_VK_MIN_API) {
         char v[32];
-        return g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
                              "the Vulkan loader supports only Vulkan %s; 1.1 or newer is "
                              "required (update libvulkan1)",
                              g3_vk_api_version_string(loader_api, v, sizeof(v)));
@@ -128,14 +128,14 @@ g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err)
         debug_utils = debug_utils ||
                       has_extension(layer_exts, n_layer_exts, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
         if (!debug_utils) {
-            st = g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+            st = g3_err_set(err, G3_ERR_UNSUPPORTED,
                                "Vulkan validation was requested but %s is missing, so its "
                                "messages could not be counted",
                                VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
             goto out;
         }
         if (!has_extension(layer_exts, n_layer_exts, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME)) {
-            st = g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+            st = g3_err_set(err, G3_ERR_UNSUPPORTED,
                                "Vulkan validation was requested but %s does not offer %s "
                                "(needed for synchronization validation): update "
                                "vulkan-validationlayers",
@@ -197,7 +197,7 @@ g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err)
     VkResult r = vkCreateInstance(&ici, NULL, &ctx->instance);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
         /* What the loader says when it found no driver (ICD) at all. */
-        st = g3_vk_err_set(err, G3_ERR_NO_DEVICE,
+        st = g3_err_set(err, G3_ERR_NO_DEVICE,
                            "no Vulkan driver found (vkCreateInstance: "
                            "VK_ERROR_INCOMPATIBLE_DRIVER): install one, e.g. "
                            "mesa-vulkan-drivers for lavapipe, or check VK_ICD_FILENAMES");
@@ -217,7 +217,7 @@ g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err)
     }
     if (ctx->validation) {
         if (!ctx->create_messenger || !ctx->destroy_messenger) {
-            st = g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+            st = g3_err_set(err, G3_ERR_UNSUPPORTED,
                                "vkCreateDebugUtilsMessengerEXT is not available although %s "
                                "was enabled", VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
             goto out;

@@ -82,9 +82,7 @@ struct g3_vk_cmd {
 
 /* ---- errors (vk_error.c) ---------------------------------------------------------- */
 
-/* Like g3_err_set (first message wins), kept in the runtime so that it does not
- * depend on the host library that links it. Returns st. */
-g3_status g3_vk_err_set(g3_err *err, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
+/* Errors use g3_err_set / g3_err_prefix from host/status.c (library g3_base). */
 
 /* "VK_ERROR_OUT_OF_DEVICE_MEMORY", ...; never NULL. */
 const char *g3_vk_result_string(VkResult r);
@@ -130,7 +128,7 @@ g3_status g3_vk_instance_create(g3_vk_context *ctx, g3_err *err);
 /* Destroys the messenger and the instance; safe on a partly created context. */
 void g3_vk_instance_destroy(g3_vk_context *ctx);
 
-/* ---- devices (vk_device.c; g3_vk_set_name in vk_context.c) ---------------------------------------------------------- */
+/* ---- devices (vk_device.c; g3_vk_set_name in vk_context.c) ---------------------------- */
 
 /* Fills info for one physical device (usable + reject_reason included). */
 void g3_vk_query_device(VkPhysicalDevice pd, uint32_t instance_api, int index,

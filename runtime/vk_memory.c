@@ -54,23 +54,24 @@ g3_status g3_vk_buffer_create(g3_vk_context *ctx, uint64_t size, g3_vk_memory ki
 {
     g3_status st = g3_vk_check_lost(ctx, err);
     g3_vk_buffer *b = NULL;
+    const bool fresh = err && err->status == G3_OK;
     if (!out)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_buffer_create: out is NULL");
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_buffer_create: out is NULL");
     *out = NULL;
     if (st != G3_OK)
         return st;
     if (size == 0 || kind > G3_VK_MEMORY_READBACK)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "buffer %s: size 0 or bad memory kind",
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "buffer %s: size 0 or bad memory kind",
                              name ? name : "(unnamed)");
     if (size > ctx->info.max_memory_allocation_size)
-        return g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
                              "buffer %s: %llu bytes exceed maxMemoryAllocationSize (%llu) of %s",
                              name ? name : "(unnamed)", (unsigned long long)size,
                              (unsigned long long)ctx->info.max_memory_allocation_size,
                              ctx->info.name);
     b = calloc(1, sizeof(*b));
     if (!b)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     b->size = size;
     b->kind = kind;
 
@@ -113,8 +114,8 @@ g3_status g3_vk_buffer_create(g3_vk_context *ctx, uint64_t size, g3_vk_memory ki
         break;
     }
     if (type < 0) {
-        st = g3_vk_err_set(err, G3_ERR_UNSUPPORTED, "buffer %s: no %s memory type on %s",
-                           name ? name : "(unnamed)", memory_kind_name(kind), ctx->info.name);
+        st = g3_err_set(err, G3_ERR_UNSUPPORTED, "no %s memory type on %s",
+                           memory_kind_name(kind), ctx->info.name);
         goto out;
     }
     const VkMemoryAllocateInfo mai = {
@@ -131,6 +132,9 @@ g3_status g3_vk_buffer_create(g3_vk_context *ctx, uint64_t size, g3_vk_memory ki
     *out = b;
     return G3_OK;
 out:
+    if (fresh && err && err->status != G3_OK)
+        g3_err_prefix(err, "buffer %s (%llu bytes)", name ? name : "(unnamed)",
+                     (unsigned long long)size);
     g3_vk_buffer_free(ctx, b);
     return st;
 }
@@ -161,7 +165,7 @@ static g3_status check_range(const g3_vk_buffer *b, uint64_t offset, uint64_t si
                              const void *data, const char *what, g3_err *err)
 {
     if (!b || (!data && size) || offset > b->size || size > b->size - offset)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
                              "%s: range [%llu, +%llu) outside a buffer of %llu bytes", what,
                              (unsigned long long)offset, (unsigned long long)size,
                              (unsigned long long)(b ? b->size : 0));

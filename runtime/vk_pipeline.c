@@ -4,39 +4,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "g3_shared.h"
 #include "vk_internal.h"
 
 static g3_status check_desc(const g3_vk_context *ctx, const g3_vk_pipeline_desc *d,
                             const g3_shader_blob *blob, g3_err *err)
 {
     if (!blob)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "pipeline: shader id %d is not in the "
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "pipeline: shader id %d is not in the "
                              "registry", (int)d->shader);
     if (blob->size == 0 || blob->size % 4 || blob->code[0] != 0x07230203u)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "pipeline %s: not a SPIR-V module",
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "pipeline %s: not a SPIR-V module",
                              blob->name);
     if (VK_API_VERSION_MINOR(ctx->api_version) < blob->api_minor)
-        return g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
                              "pipeline %s: the shader needs Vulkan 1.%u, %s offers 1.%u",
                              blob->name, blob->api_minor, ctx->info.name,
                              VK_API_VERSION_MINOR(ctx->api_version));
     if (d->n_bindings > G3_VK_MAX_BINDINGS ||
         d->n_bindings > ctx->info.max_storage_buffers_per_stage)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
                              "pipeline %s: %u bindings (at most %d, and %u on this device)",
                              blob->name, d->n_bindings, G3_VK_MAX_BINDINGS,
                              ctx->info.max_storage_buffers_per_stage);
     if (d->push_size % 4)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG,
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
                              "pipeline %s: push-constant size %u is not a multiple of 4",
                              blob->name, d->push_size);
     if (d->push_size > ctx->info.max_push_constants_size)
-        return g3_vk_err_set(err, G3_ERR_UNSUPPORTED,
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
                              "pipeline %s: %u bytes of push constants, device allows %u",
                              blob->name, d->push_size, ctx->info.max_push_constants_size);
     if (d->n_spec > G3_VK_MAX_SPEC)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "pipeline %s: %u spec constants (max %d)",
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "pipeline %s: %u spec constants (max %d)",
                              blob->name, d->n_spec, G3_VK_MAX_SPEC);
+    /* A workgroup size beyond the device's limit is invalid usage the driver need not
+     * report: refuse it here, by name. */
+    for (uint32_t i = 0; i < d->n_spec; i++)
+        if (d->spec[i].id == G3_SPEC_WG_SIZE &&
+            (d->spec[i].value == 0 ||
+             d->spec[i].value > ctx->info.max_compute_work_group_size[0] ||
+             d->spec[i].value > ctx->info.max_compute_work_group_invocations))
+            return g3_err_set(err, G3_ERR_INVALID_ARG,
+                                 "pipeline %s: workgroup size %u (device allows 1..%u)",
+                                 blob->name, d->spec[i].value,
+                                 G3_MIN(ctx->info.max_compute_work_group_size[0],
+                                        ctx->info.max_compute_work_group_invocations));
     return G3_OK;
 }
 
@@ -45,8 +58,9 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
 {
     g3_status st = g3_vk_check_lost(ctx, err);
     g3_vk_pipeline *p = NULL;
+    const bool fresh = err && err->status == G3_OK;
     if (!out || !desc)
-        return g3_vk_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_pipeline_create: NULL argument");
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_pipeline_create: NULL argument");
     *out = NULL;
     if (st != G3_OK)
         return st;
@@ -55,7 +69,7 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
         return st;
     p = calloc(1, sizeof(*p));
     if (!p)
-        return g3_vk_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     p->shader = desc->shader;
     p->n_bindings = desc->n_bindings;
     p->push_size = desc->push_size;
@@ -134,6 +148,8 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
     *out = p;
     return G3_OK;
 out:
+    if (fresh && err && err->status != G3_OK)
+        g3_err_prefix(err, "pipeline %s", blob->name);
     g3_vk_pipeline_free(ctx, p);
     return st;
 }

@@ -21,7 +21,7 @@ g3_status g3_vk_loader_init(g3_err *err)
     const VkResult r = g3_vk_loader_result;
     pthread_mutex_unlock(&g3_vk_loader_mutex);
     if (r != VK_SUCCESS)
-        return g3_vk_err_set(err, G3_ERR_NO_DEVICE,
+        return g3_err_set(err, G3_ERR_NO_DEVICE,
                              "Vulkan loader not found: install libvulkan1 and a driver "
                              "(mesa-vulkan-drivers for lavapipe)");
     return G3_OK;

@@ -6,12 +6,12 @@
 #include "g3_shared.h"
 
 layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
-layout(std430, binding = G3_FILL_BINDING_OUT) buffer Out { float y[]; };
+layout(std430, binding = G3_FILL_BINDING_OUT) writeonly buffer Out { float y[]; };
 layout(push_constant) uniform PC { g3_pc_fill p; };
 
 void main()
 {
     const uint i = gl_GlobalInvocationID.x;
     if (i < p.n)  // the last workgroup is partial whenever n % wg_size != 0
-        y[p.out_off + i] += p.a * float(i) + p.b;
+        y[p.out_off + i] = p.a * float(i) + p.b;
 }

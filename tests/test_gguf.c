@@ -352,6 +352,7 @@ static void test_roundtrip(void)
     char path[4096];
     test_build_path(path, sizeof(path), "test_gguf_roundtrip.gguf");
     CHECK(g3_gguf_writer_save(w, path, &e) == G3_OK, "save: %s", e.msg);
+    CHECK(g3_gguf_writer_status(w, &e) == G3_OK, "writer status ok");
     g3_gguf_writer_free(w);
     /* Borrowed data may go away once the file is written. */
 
@@ -384,6 +385,7 @@ static void test_roundtrip(void)
         check_roundtrip(g, 2);
         g3_gguf_close(g);
     }
+    remove(path);
     free(buf);
     for (size_t i = 0; i < G3_ARRAY_LEN(specs); i++) {
         free(specs[i].data);
@@ -434,6 +436,9 @@ static void test_writer_refusals(void)
         CHECK(st == cases[i].want, "writer case %zu: status %d", i, st);
         CHECK(g3_gguf_w_u32(w, "later", 1) == G3_OK, "later calls still work");
         g3_err e = {0};
+        CHECK(g3_gguf_writer_status(w, &e) == cases[i].want && strstr(e.msg, cases[i].what),
+              "writer case %zu: writer_status: %s", i, e.msg);
+        e = (g3_err){0};
         uint8_t *buf = NULL;
         size_t size = 1;
         CHECK(g3_gguf_writer_to_memory(w, &buf, &size, &e) == cases[i].want && !buf && size == 0,

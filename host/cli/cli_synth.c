@@ -132,7 +132,7 @@ int g3_cli_synth(int argc, char **argv)
     g3_synth_result r;
     g3_status st = g3_synth_write(out, &o, &r, &err);
     if (st != G3_OK) {
-        fprintf(stderr, "g3vk synth: %s\n", err.msg[0] ? err.msg : g3_status_string(st));
+        fprintf(stderr, "g3vk: %s\n", err.msg[0] ? err.msg : g3_status_string(st));
         return st == G3_ERR_INVALID_ARG ? 2 : 1;
     }
     g3_synth_options res = g3_synth_options_resolve(&o);
