@@ -13,6 +13,23 @@ static g3_model_options model_options_resolve(const g3_model_options *opt)
     return r;
 }
 
+/* Touches every page of the tensor data once, in file order, reporting
+ * progress: the weights are read from disk now (with a progress bar) instead
+ * of during the first tokens. */
+static void prefault_weights(g3_model *m)
+{
+    const g3_gguf *g = m->gguf;
+    const uint64_t begin = g->data_offset, total = g->size - begin, step = 4u << 20;
+    volatile uint8_t sink = 0;
+    for (uint64_t off = 0; off < total; off += 4096) {
+        sink ^= g->base[begin + off];
+        if (off % step == 0)
+            m->opt.progress(off, total, m->opt.progress_user);
+    }
+    (void)sink;
+    m->opt.progress(total, total, m->opt.progress_user);
+}
+
 g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model **out,
                         char *err_buf, size_t err_cap)
 {
@@ -42,6 +59,21 @@ g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model 
         g3_err_prefix(&err, "%s", path);
         goto fail;
     }
+    /* A model without a vocabulary still computes logits from ids (the reference
+     * files); text commands report why they cannot run. */
+    g3_err tok_err = {0};
+    if (g3_tokenizer_from_gguf(m->gguf, &m->tok, &tok_err) == G3_OK) {
+        const g3_tokenizer_specials *sp = g3_tokenizer_get_specials(m->tok);
+        m->desc.info.has_tokenizer = true;
+        m->desc.info.token_bos = sp->bos;
+        m->desc.info.token_eos = sp->eos;
+        m->desc.info.token_eot = sp->end_of_turn;
+    } else {
+        snprintf(m->tok_error, sizeof(m->tok_error), "%s", tok_err.msg);
+        m->desc.info.token_bos = m->desc.info.token_eos = m->desc.info.token_eot = -1;
+    }
+    if (m->opt.progress)
+        prefault_weights(m);
     m->pool = g3_threadpool_create(m->opt.n_threads);
     if (!m->pool) {
         st = g3_err_set(&err, G3_ERR_OUT_OF_MEMORY, "cannot start the CPU threads");
@@ -60,6 +92,7 @@ void g3_model_free(g3_model *m)
 {
     if (!m)
         return;
+    g3_tokenizer_free(m->tok);
     g3_threadpool_free(m->pool);
     g3_model_desc_free(&m->desc);
     g3_gguf_close(m->gguf);
@@ -169,4 +202,28 @@ void g3_context_reset(g3_context *c)
 const char *g3_context_error(const g3_context *c)
 {
     return c ? c->error : "";
+}
+
+int g3_tokenize(const g3_model *m, const char *text, size_t len, bool add_bos,
+                bool parse_special, int32_t *tokens, int cap)
+{
+    if (!m)
+        return G3_ERR_INVALID_ARG;
+    if (!m->tok)
+        return G3_ERR_UNSUPPORTED;
+    return g3_tokenizer_encode(m->tok, text, len,
+                               (add_bos ? G3_TOK_ADD_BOS : 0) |
+                                   (parse_special ? G3_TOK_PARSE_SPECIAL : 0),
+                               tokens, cap);
+}
+
+int g3_detokenize(const g3_model *m, const int32_t *tokens, int n, bool skip_special, char *text,
+                  int cap)
+{
+    if (!m)
+        return G3_ERR_INVALID_ARG;
+    if (!m->tok)
+        return G3_ERR_UNSUPPORTED;
+    return g3_tokenizer_decode(m->tok, tokens, n, skip_special ? G3_DETOK_SKIP_SPECIAL : 0, text,
+                               cap);
 }

@@ -6,12 +6,15 @@
 #include "gguf.h"
 #include "model.h"
 #include "ref_exec.h"
+#include "tokenizer.h"
 
 struct g3_model {
     g3_gguf *gguf;          /* owns the mapping the weights point into */
     g3_model_desc desc;
     g3_model_options opt;   /* resolved defaults                        */
     g3_threadpool *pool;    /* CPU reference threads                    */
+    g3_tokenizer *tok;      /* NULL when the file has no vocabulary     */
+    char tok_error[600];    /* why there is no tokenizer                */
 };
 
 struct g3_context {

@@ -20,6 +20,19 @@ bool g3_cli_int(const char *flag, const char *s, long long min, long long max, l
     return true;
 }
 
+bool g3_cli_float(const char *flag, const char *s, double min, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || !end || end == s || *end || !(v >= min && v <= max)) {
+        fprintf(stderr, "g3vk: %s expects a number in [%g, %g], got '%s'\n", flag, min, max, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 const char *g3_cli_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {

@@ -9,6 +9,8 @@
 /* Parses a decimal integer in [min, max] for flag `flag`; prints an error and
  * returns false otherwise. */
 bool g3_cli_int(const char *flag, const char *s, long long min, long long max, long long *out);
+/* Parses a finite number in [min, max] for flag `flag`. */
+bool g3_cli_float(const char *flag, const char *s, double min, double max, double *out);
 /* Returns argv[++*i] for a flag that takes a value, or NULL after printing an error. */
 const char *g3_cli_value(int argc, char **argv, int *i);
 /* Parses --backend cpu|vulkan|auto. */

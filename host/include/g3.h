@@ -58,9 +58,14 @@ typedef enum g3_backend {
 
 /* Options for g3_model_load(). Zero-initialize and set only what you need:
  * every field's zero value means the default written next to it. */
+/* Progress of a long step (loading weights): done of total bytes. */
+typedef void (*g3_progress_fn)(uint64_t done, uint64_t total, void *user);
+
 typedef struct g3_model_options {
-    g3_backend backend; /* default G3_BACKEND_AUTO                               */
-    int n_threads;      /* CPU threads; default 0 = number of online CPUs         */
+    g3_backend backend;      /* default G3_BACKEND_AUTO                               */
+    int n_threads;           /* CPU threads; default 0 = number of online CPUs         */
+    g3_progress_fn progress; /* default NULL: no progress reports                      */
+    void *progress_user;     /* passed back to progress                                */
 } g3_model_options;
 
 /* Hyperparameters as read from the file (defaults applied). */
@@ -82,6 +87,10 @@ typedef struct g3_model_info {
     float rope_base_swa;    /* sliding layers, 1e4                          */
     float query_scale;      /* 1/sqrt(head_dim)                             */
     bool tied_output;       /* LM head is token_embd.weight                 */
+    bool has_tokenizer;     /* the file holds a usable vocabulary           */
+    int32_t token_bos;      /* <bos> (2), -1 when absent                    */
+    int32_t token_eos;      /* <eos> (1)                                    */
+    int32_t token_eot;      /* <end_of_turn> (106): ends a chat reply       */
     uint64_t n_params;      /* weights in all tensors                       */
     uint64_t n_bytes;       /* bytes of tensor data in the file             */
 } g3_model_info;
@@ -96,6 +105,24 @@ void g3_model_free(g3_model *model);
 
 /* Borrowed; valid while the model lives. */
 const g3_model_info *g3_model_get_info(const g3_model *model);
+
+/* ---- text ---------------------------------------------------------------- */
+
+/* Tokenizes len bytes of UTF-8 text with the model's vocabulary (Gemma 3's
+ * SentencePiece-style BPE with byte fallback). add_bos puts <bos> first;
+ * parse_special maps control-token text such as "<start_of_turn>" to its id
+ * (otherwise it is plain text). Invalid UTF-8 bytes go through byte fallback.
+ * Returns the number of ids the text needs and stores min(that, cap) of them
+ * (call with cap 0 to size), or a negative g3_status (G3_ERR_UNSUPPORTED when
+ * the model has no vocabulary). */
+int g3_tokenize(const g3_model *model, const char *text, size_t len, bool add_bos,
+                bool parse_special, int32_t *tokens, int cap);
+
+/* Decodes ids into UTF-8 (byte pieces reassembled; control tokens skipped when
+ * skip_special). Returns the byte length and stores min(that, cap) bytes,
+ * NUL-terminated when shorter than cap; or a negative g3_status. */
+int g3_detokenize(const g3_model *model, const int32_t *tokens, int n, bool skip_special,
+                  char *text, int cap);
 
 /* ---- context ------------------------------------------------------------- */
 
