@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "vk.h"
 
 static g3_model_options model_options_resolve(const g3_model_options *opt)
 {
@@ -30,6 +31,43 @@ static void prefault_weights(g3_model *m)
     m->opt.progress(total, total, m->opt.progress_user);
 }
 
+/* VULKAN needs a usable device (named error otherwise); AUTO takes the chosen
+ * device when there is one and says why when it falls back to the CPU. The
+ * device itself is opened per context, with the weights. */
+static g3_status choose_backend(g3_model *m, g3_err *err)
+{
+    g3_model_info *in = &m->desc.info;
+    in->backend = G3_BACKEND_CPU;
+    snprintf(in->device, sizeof(in->device), "CPU reference");
+    if (m->opt.backend == G3_BACKEND_CPU)
+        return G3_OK;
+    g3_err verr = {0};
+    g3_vk_device_info infos[16];
+    int count = 0, chosen = -1;
+    g3_status st = g3_vk_enumerate(&(g3_vk_options){.device = m->opt.device}, infos, 16, &count,
+                                   &chosen, &verr);
+    const char *why = NULL;
+    char buf[480];
+    if (st != G3_OK) {
+        why = verr.msg;
+    } else if (chosen < 0 || chosen >= G3_MIN(count, 16)) {
+        why = "no Vulkan device was chosen";
+    } else if (!infos[chosen].usable) {
+        snprintf(buf, sizeof(buf), "%s cannot run g3vk: %s", infos[chosen].name,
+                 infos[chosen].reject_reason);
+        why = buf;
+    }
+    if (why && m->opt.backend == G3_BACKEND_VULKAN)
+        return g3_err_set(err, st != G3_OK ? st : G3_ERR_UNSUPPORTED, "Vulkan backend: %s", why);
+    if (why) {
+        snprintf(in->backend_note, sizeof(in->backend_note), "using the CPU: %.300s", why);
+        return G3_OK;
+    }
+    in->backend = G3_BACKEND_VULKAN;
+    snprintf(in->device, sizeof(in->device), "%s", infos[chosen].name);
+    return G3_OK;
+}
+
 g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model **out,
                         char *err_buf, size_t err_cap)
 {
@@ -48,11 +86,6 @@ g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model 
         goto fail_msg;
     }
     m->opt = model_options_resolve(opt);
-    if (m->opt.backend == G3_BACKEND_VULKAN) {
-        st = g3_err_set(&err, G3_ERR_UNSUPPORTED,
-                        "the Vulkan backend cannot run models yet; use --backend cpu");
-        goto fail;
-    }
     if ((st = g3_gguf_open(path, &m->gguf, &err)) != G3_OK)
         goto fail; /* the reader's messages already name the file */
     if ((st = g3_model_desc_init(m->gguf, &m->desc, &err)) != G3_OK) {
@@ -72,7 +105,9 @@ g3_status g3_model_load(const char *path, const g3_model_options *opt, g3_model 
         snprintf(m->tok_error, sizeof(m->tok_error), "%s", tok_err.msg);
         m->desc.info.token_bos = m->desc.info.token_eos = m->desc.info.token_eot = -1;
     }
-    if (m->opt.progress)
+    if ((st = choose_backend(m, &err)) != G3_OK)
+        goto fail;
+    if (m->opt.progress && m->desc.info.backend == G3_BACKEND_CPU)
         prefault_weights(m);
     m->pool = g3_threadpool_create(m->opt.n_threads);
     if (!m->pool) {
@@ -104,6 +139,11 @@ const g3_model_info *g3_model_get_info(const g3_model *m)
     return m ? &m->desc.info : NULL;
 }
 
+const char *g3_model_last_error(const g3_model *m)
+{
+    return m ? m->last_error : "";
+}
+
 g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_context **out)
 {
     if (!out)
@@ -125,9 +165,20 @@ g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_conte
     c->n_ctx = n_ctx;
     g3_err err = {0};
     g3_status st = g3_graph_build(&m->desc, 1, 1, &c->graph, &err);
-    if (st == G3_OK)
+    if (st == G3_OK && m->desc.info.backend == G3_BACKEND_VULKAN)
+        st = g3_vk_exec_create(&c->graph,
+                               &(g3_vk_exec_options){.n_ctx = n_ctx, .kv_f32 = o.kv_f32,
+                                                     .device = m->opt.device,
+                                                     .progress = m->opt.progress,
+                                                     .progress_user = m->opt.progress_user},
+                               &c->vk, &err);
+    else if (st == G3_OK) {
         st = g3_ref_exec_init(&c->exec, &c->graph, n_ctx, m->pool, &err);
+        c->exec.kv_f16 = o.kv_f16;
+    }
     if (st != G3_OK) {
+        snprintf(c->error, sizeof(c->error), "%s", err.msg);
+        snprintf(m->last_error, sizeof(m->last_error), "%s", err.msg);
         g3_context_free(c);
         return st;
     }
@@ -139,6 +190,7 @@ void g3_context_free(g3_context *c)
 {
     if (!c)
         return;
+    g3_vk_exec_free(c->vk);
     g3_ref_exec_free(&c->exec);
     g3_graph_free(&c->graph);
     free(c);
@@ -171,10 +223,17 @@ g3_status g3_context_eval(g3_context *c, const int32_t *tokens, int n, bool want
                         (long long)c->n_past + n, c->n_ctx);
     for (int i = 0; i < n; i++) {
         const bool logits = want_logits && i == n - 1;
-        g3_ref_exec_run(&c->exec, &tokens[i], c->n_past, logits);
+        c->have_logits = false;
+        if (c->vk) {
+            g3_err err = {0};
+            g3_status st = g3_vk_exec_run(c->vk, &tokens[i], c->n_past, logits, &err);
+            if (st != G3_OK)
+                return ctx_fail(c, st, "%s", err.msg);
+        } else {
+            g3_ref_exec_run(&c->exec, &tokens[i], c->n_past, logits);
+        }
         c->n_past++;
-        if (logits)
-            c->have_logits = true;
+        c->have_logits = logits;
     }
     return G3_OK;
 }
@@ -183,6 +242,8 @@ const float *g3_context_logits(const g3_context *c)
 {
     if (!c || !c->have_logits)
         return NULL;
+    if (c->vk)
+        return g3_vk_exec_logits(c->vk);
     return c->exec.buf[c->graph.t_logits];
 }
 

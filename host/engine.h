@@ -7,6 +7,7 @@
 #include "model.h"
 #include "ref_exec.h"
 #include "tokenizer.h"
+#include "vk_exec.h"
 
 struct g3_model {
     g3_gguf *gguf;          /* owns the mapping the weights point into */
@@ -15,6 +16,7 @@ struct g3_model {
     g3_threadpool *pool;    /* CPU reference threads                    */
     g3_tokenizer *tok;      /* NULL when the file has no vocabulary     */
     char tok_error[600];    /* why there is no tokenizer                */
+    char last_error[600];   /* why the last context could not be created */
 };
 
 struct g3_context {
@@ -22,7 +24,8 @@ struct g3_context {
     int n_ctx;
     int n_past;
     g3_graph graph;         /* one token per step, logits of that token */
-    g3_ref_exec exec;
+    g3_ref_exec exec;       /* CPU backend                              */
+    g3_vk_exec *vk;         /* Vulkan backend                           */
     bool have_logits;
     char error[512];
 };

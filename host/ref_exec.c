@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant.h"
 #include "ref_exec.h"
 
 g3_status g3_ref_exec_init(g3_ref_exec *ex, const g3_graph *graph, int n_ctx,
@@ -123,8 +124,14 @@ static void run_node(g3_ref_exec *ex, const g3_node *nd, const int32_t *tokens, 
         const int64_t kv_dim = g->tensors[nd->src[0]].ne[0];
         for (int64_t t = 0; t < g->tensors[nd->src[0]].ne[1]; t++) {
             const int64_t slot = (pos0 + t) % kv->n_slots;
-            memcpy(kv->k + slot * kv_dim, s0 + t * kv_dim, (size_t)kv_dim * sizeof(float));
-            memcpy(kv->v + slot * kv_dim, s1 + t * kv_dim, (size_t)kv_dim * sizeof(float));
+            float *k = kv->k + slot * kv_dim, *v = kv->v + slot * kv_dim;
+            memcpy(k, s0 + t * kv_dim, (size_t)kv_dim * sizeof(float));
+            memcpy(v, s1 + t * kv_dim, (size_t)kv_dim * sizeof(float));
+            if (ex->kv_f16) /* the rounding an f16 cache applies, nothing else */
+                for (int64_t i = 0; i < kv_dim; i++) {
+                    k[i] = g3_fp16_to_f32(g3_f32_to_fp16(k[i]));
+                    v[i] = g3_fp16_to_f32(g3_f32_to_fp16(v[i]));
+                }
         }
         break;
     }

@@ -13,6 +13,7 @@ typedef struct g3_ref_exec {
     int n_ctx;            /* positions the cache can hold                        */
     double *scratch;      /* attention: head_dim + attended positions            */
     g3_threadpool *pool;  /* borrowed; NULL runs on the calling thread           */
+    bool kv_f16;          /* round stored K/V to f16 (as a device's f16 cache)    */
 } g3_ref_exec;
 
 /* Allocates activations and an f32 KV cache for n_ctx positions. Sliding layers

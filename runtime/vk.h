@@ -303,6 +303,19 @@ g3_status g3_vk_cmd_barrier(g3_vk_cmd *cmd);
 g3_status g3_vk_cmd_copy(g3_vk_cmd *cmd, g3_vk_buffer *src, uint64_t src_offset,
                          g3_vk_buffer *dst, uint64_t dst_offset, uint64_t size);
 
+/* Like g3_vk_cmd_begin, for a recording that is submitted many times with
+ * g3_vk_cmd_replay (the decode step: recorded once per context, replayed for every
+ * token; what changes per token lives in buffers the host rewrites in between). */
+g3_status g3_vk_cmd_begin_reusable(g3_vk_cmd *cmd);
+
+/* Ends the recording (making every device write visible to the host at its end). */
+g3_status g3_vk_cmd_end(g3_vk_cmd *cmd, g3_err *err);
+
+/* Submits the ended recording and waits for it. A reusable recording may be
+ * replayed any number of times; host writes to mapped buffers made before the
+ * call are visible to it. */
+g3_status g3_vk_cmd_replay(g3_vk_cmd *cmd, g3_err *err);
+
 /* Ends the recording, makes every write visible to the host, submits it to the
  * compute queue and waits for it. Returns the first recording failure, if any (then
  * nothing is submitted), or the submit/wait failure; G3_ERR_DEVICE_LOST is sticky. */

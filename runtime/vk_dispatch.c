@@ -112,12 +112,14 @@ static const VkAccessFlags g3_vk_device_rw =
 static const VkPipelineStageFlags g3_vk_device_stages =
     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 
-g3_status g3_vk_cmd_begin(g3_vk_cmd *cmd)
+static g3_status begin(g3_vk_cmd *cmd, bool reusable)
 {
     g3_status st = G3_OK;
     g3_vk_context *ctx = cmd->ctx;
     cmd->err = (g3_err){0};
     cmd->recording = false;
+    cmd->ended = false;
+    cmd->reusable = reusable;
     if ((st = g3_vk_check_lost(ctx, &cmd->err)) != G3_OK)
         return st;
     /* The previous submit was waited for, so its sets and commands may be recycled. */
@@ -127,7 +129,7 @@ g3_status g3_vk_cmd_begin(g3_vk_cmd *cmd)
     G3_VK_TRY(ctx, &cmd->err, ctx->vk.vkResetCommandBuffer(cmd->cb, 0));
     const VkCommandBufferBeginInfo bi = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+        .flags = reusable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
     G3_VK_TRY(ctx, &cmd->err, ctx->vk.vkBeginCommandBuffer(cmd->cb, &bi));
     cmd->recording = true;
@@ -137,6 +139,16 @@ g3_status g3_vk_cmd_begin(g3_vk_cmd *cmd)
     record_barrier(cmd, g3_vk_device_stages, g3_vk_device_rw);
 out:
     return st;
+}
+
+g3_status g3_vk_cmd_begin(g3_vk_cmd *cmd)
+{
+    return begin(cmd, false);
+}
+
+g3_status g3_vk_cmd_begin_reusable(g3_vk_cmd *cmd)
+{
+    return begin(cmd, true);
 }
 
 static g3_status recording(g3_vk_cmd *cmd, const char *what)
@@ -280,9 +292,9 @@ g3_status g3_vk_cmd_copy(g3_vk_cmd *cmd, g3_vk_buffer *src, uint64_t src_offset,
     return G3_OK;
 }
 
-g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
+g3_status g3_vk_cmd_end(g3_vk_cmd *cmd, g3_err *err)
 {
-    g3_status st = recording(cmd, "g3_vk_cmd_submit_wait");
+    g3_status st = recording(cmd, "g3_vk_cmd_end");
     g3_vk_context *ctx = cmd->ctx;
     if (st != G3_OK) {
         cmd->recording = false; /* begin resets the command buffer from any state */
@@ -293,6 +305,21 @@ g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
      * barrier does, for every mapped buffer the host reads next. */
     record_barrier(cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
     G3_VK_TRY(ctx, err, ctx->vk.vkEndCommandBuffer(cmd->cb));
+    cmd->ended = true;
+out:
+    return st;
+}
+
+g3_status g3_vk_cmd_replay(g3_vk_cmd *cmd, g3_err *err)
+{
+    g3_status st = G3_OK;
+    g3_vk_context *ctx = cmd->ctx;
+    if (!cmd->ended)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_cmd_replay: nothing recorded and ended");
+    if ((st = g3_vk_check_lost(ctx, err)) != G3_OK)
+        return st;
+    /* Host writes to mapped coherent memory before vkQueueSubmit are visible to the
+     * device without a barrier (the submit is a host-to-device dependency). */
     G3_VK_TRY(ctx, err, ctx->vk.vkResetFences(ctx->device, 1, &cmd->fence));
     const VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
@@ -302,6 +329,14 @@ g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
     G3_VK_TRY(ctx, err, ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, cmd->fence));
     /* No timeout: a hung device ends in VK_ERROR_DEVICE_LOST from the driver. */
     G3_VK_TRY(ctx, err, ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX));
+    if (!cmd->reusable)
+        cmd->ended = false; /* a one-time command buffer is spent */
 out:
     return st;
+}
+
+g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
+{
+    g3_status st = g3_vk_cmd_end(cmd, err);
+    return st == G3_OK ? g3_vk_cmd_replay(cmd, err) : st;
 }

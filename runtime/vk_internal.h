@@ -77,6 +77,8 @@ struct g3_vk_cmd {
     uint32_t n_pools;
     uint32_t pool_cur;       /* the pool sets are allocated from now                  */
     bool recording;
+    bool ended;              /* ended and submittable (again, when reusable)          */
+    bool reusable;           /* begun without ONE_TIME_SUBMIT: replayable             */
     g3_err err;              /* first recording failure (err.status != G3_OK)         */
 };
 

@@ -61,7 +61,9 @@ _Static_assert(sizeof(struct g3_pc_scale) == 20, "g3_pc_scale: push-constant lay
 #define G3_MATVEC_BINDING_Y 2
 #define G3_MATVEC_SPEC_ROWS 1     /* rows per workgroup                              */
 #define G3_MATVEC_SPEC_ALIGNED4 2 /* every 32-bit field is 4-byte aligned (bool)     */
-#define G3_MATVEC_MAX_TOKENS 4    /* tokens per dispatch: accumulators per row      */
+#define G3_MATVEC_SPEC_LANE_ROWS 3 /* whole rows per invocation (bool): CPU devices */
+#define G3_MATVEC_SPEC_TOKENS 4   /* tokens per dispatch, 1..G3_MATVEC_MAX_TOKENS     */
+#define G3_MATVEC_MAX_TOKENS 4    /* most tokens per dispatch (accumulators per row) */
 #define G3_MATVEC_PAD_BYTES 16    /* slack after a piece's last row (word-pair reads)*/
 
 struct g3_pc_matvec {
@@ -73,11 +75,159 @@ struct g3_pc_matvec {
     G3_U32 x_stride; /* elements between two tokens' x                                */
     G3_U32 y_off;    /* element offset of (token 0, piece row 0) in the Y binding     */
     G3_U32 y_stride; /* elements between two tokens' y (the weight's total rows)      */
-    G3_U32 n_tokens; /* 1..G3_MATVEC_MAX_TOKENS                                       */
+    G3_U32 n_tokens; /* 1..the pipeline's G3_MATVEC_SPEC_TOKENS                       */
 };
 
 #ifndef GL_core_profile
 _Static_assert(sizeof(struct g3_pc_matvec) == 36, "g3_pc_matvec: push-constant layout");
+#endif
+
+/* ---- runtime/vk_ops.c: the non-matvec ops of a step ---------------------------------
+ * Every offset below counts elements (32-bit words; halves for an f16 KV cache) of
+ * the bound range, which starts at the aligned offset at or below the tensor. Per-token
+ * values that change at every step (position, token id) are never push constants:
+ * they are read from a "step" storage buffer (a uint at word *_off), so that one
+ * recorded command buffer can be replayed for every token. Spec-constant ids 1..3
+ * are op-specific (0 is the workgroup size for all). */
+
+/* embed.comp: Y[y_off + t*n_cols + c] = dequant(W row (token_t - row0))[c] * scale, for
+ * the tokens whose row lies in this piece [row0, row0 + n_rows) of a row-split table. */
+#define G3_EMBED_BINDING_STEP 0
+#define G3_EMBED_BINDING_W 1
+#define G3_EMBED_BINDING_Y 2
+#define G3_EMBED_SPEC_ALIGNED4 1 /* every 32-bit field 4-byte aligned (dequant.glsl) */
+
+struct g3_pc_embed {
+    G3_U32 n_cols;    /* values per row (n_embd)                                      */
+    G3_U32 row_bytes; /* bytes per row in W                                           */
+    G3_U32 row0;      /* vocabulary row of the piece's first row                      */
+    G3_U32 n_rows;    /* rows in this piece                                           */
+    G3_U32 w_off;     /* byte offset of the piece's first row in the W binding        */
+    G3_U32 tok_off;   /* word of token 0's id in the step binding                     */
+    G3_U32 y_off;     /* element offset of token 0's row in Y                         */
+    G3_U32 n_tokens;  /* rows of Y (grid y)                                           */
+    float scale;      /* sqrtf(n_embd), computed in fp32 on the host as llama.cpp does */
+};
+
+/* rms_norm.comp: per group g of n values: y = x / sqrt(mean(x^2) + eps) * w (+ r). */
+#define G3_RMS_NORM_BINDING_X 0
+#define G3_RMS_NORM_BINDING_W 1
+#define G3_RMS_NORM_BINDING_Y 2
+#define G3_RMS_NORM_BINDING_R 3
+#define G3_RMS_NORM_SPEC_FUSE_ADD 1 /* bool: add the residual R (NORM_ADD)           */
+
+struct g3_pc_rms_norm {
+    G3_U32 n;        /* values per group = len(w): 640 rows, 256 per-head QK-norm      */
+    G3_U32 n_groups; /* groups (tokens, or heads x tokens)                             */
+    G3_U32 x_off;
+    G3_U32 w_off;
+    G3_U32 y_off;
+    G3_U32 r_off;    /* unused unless FUSE_ADD                                         */
+    float eps;
+};
+
+/* rope_kv.comp: NEOX RoPE of q and k (in place or to another range of the same
+ * activation binding), and k, v stored at slot (pos + t) % n_slots of the layer's
+ * KV cache (f16 by default, f32 with -DKV_F32). Angles come from a two-level table
+ * of (cos, sin) computed in double on the host (runtime/vk_ops.c). */
+#define G3_ROPE_KV_BINDING_STEP 0
+#define G3_ROPE_KV_BINDING_ACT 1
+#define G3_ROPE_KV_BINDING_KV 2
+#define G3_ROPE_KV_BINDING_TABLE 3
+
+struct g3_pc_rope_kv {
+    G3_U32 pos_off;   /* word of token 0's position in the step binding               */
+    G3_U32 n_head;
+    G3_U32 n_head_kv;
+    G3_U32 head_dim;  /* a multiple of 4                                              */
+    G3_U32 q_in;      /* element offsets in ACT of token 0 (token t adds t * width)   */
+    G3_U32 q_out;
+    G3_U32 k_in;
+    G3_U32 k_out;
+    G3_U32 v_in;
+    G3_U32 k_cache;   /* element offset of slot 0 of K in KV (even)                   */
+    G3_U32 v_cache;   /* element offset of slot 0 of V in KV (even)                   */
+    G3_U32 n_slots;
+    G3_U32 lo_bits;   /* table: (1 << lo_bits) low-position rows, then n_hi rows      */
+    G3_U32 n_hi;
+    G3_U32 n_tokens;
+};
+
+/* attn.comp: one query token per (split, KV head, token) workgroup; all query heads of
+ * the KV head's group at once. With one split it writes the output directly, else
+ * partials (max, sum, unnormalized acc[head_dim]) that attn_combine.comp merges. */
+#define G3_ATTN_BINDING_STEP 0
+#define G3_ATTN_BINDING_Q 1
+#define G3_ATTN_BINDING_KV 2
+#define G3_ATTN_BINDING_OUT 3
+#define G3_ATTN_SPEC_HEAD_DIM 1
+#define G3_ATTN_SPEC_GROUP 2 /* query heads per KV head                                */
+
+struct g3_pc_attn {
+    G3_U32 pos_off;  /* word of token 0's position in the step binding                */
+    G3_U32 q_off;    /* element offset of token 0's q in Q                            */
+    G3_U32 q_stride; /* elements between two tokens' q (n_head * head_dim)            */
+    G3_U32 out_off;  /* direct: token 0's output in OUT; else the partials            */
+    G3_U32 out_stride;
+    G3_U32 k_cache;  /* element offset of slot 0 of K in KV                           */
+    G3_U32 v_cache;
+    G3_U32 n_slots;
+    G3_U32 window;   /* 0: global (positions [0, pos]); else [pos - window + 1, pos]  */
+    G3_U32 n_splits; /* workgroups per (KV head, token); 1 = direct output            */
+    G3_U32 n_head;
+    float scale;     /* query scale (1/sqrt(head_dim) for Gemma 3 270M)               */
+};
+
+#define G3_ATTN_COMBINE_BINDING_PART 0
+#define G3_ATTN_COMBINE_BINDING_OUT 1
+
+struct g3_pc_attn_combine {
+    G3_U32 head_dim;
+    G3_U32 n_head;
+    G3_U32 n_splits;
+    G3_U32 part_off; /* element offset of the partials                                */
+    G3_U32 out_off;
+    G3_U32 out_stride;
+};
+
+/* gelu_mul.comp: y = gelu_tanh(g) * u, elementwise. */
+#define G3_GELU_MUL_BINDING_G 0
+#define G3_GELU_MUL_BINDING_U 1
+#define G3_GELU_MUL_BINDING_Y 2
+
+struct g3_pc_gelu_mul {
+    G3_U32 n;
+    G3_U32 g_off;
+    G3_U32 u_off;
+    G3_U32 y_off;
+};
+
+/* argmax.comp / topk.comp: two passes. Pass 1 reads fp32 logits and writes, per
+ * workgroup, its best (key, id) pairs; the FINAL pass reads those pairs and writes
+ * (id, value bits) pairs, best first, ties to the lowest id. key is an order-
+ * preserving uint of the value (reduce_ops.glsl); NaN counts as -inf and +inf as
+ * FLT_MAX, as in host/sampler.c. */
+#define G3_SELECT_BINDING_SRC 0
+#define G3_SELECT_BINDING_DST 1
+#define G3_SELECT_SPEC_FINAL 1 /* bool: the second pass                               */
+#define G3_TOPK_MAX_K 64
+
+struct g3_pc_select {
+    G3_U32 n;         /* pass 1: logits; FINAL: candidate pairs                        */
+    G3_U32 per_group; /* pass 1: logits per workgroup                                  */
+    G3_U32 k;         /* pairs kept (argmax: 1)                                        */
+    G3_U32 src_off;   /* word offsets in the bindings                                  */
+    G3_U32 dst_off;
+};
+
+#ifndef GL_core_profile
+_Static_assert(sizeof(struct g3_pc_embed) == 36, "g3_pc_embed: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_rms_norm) == 28, "g3_pc_rms_norm: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_rope_kv) == 60, "g3_pc_rope_kv: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_attn) == 48, "g3_pc_attn: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_attn_combine) == 24, "g3_pc_attn_combine: layout");
+_Static_assert(sizeof(struct g3_pc_gelu_mul) == 16, "g3_pc_gelu_mul: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_select) == 20, "g3_pc_select: push-constant layout");
 #endif
 
 #endif /* G3_SHARED_H */

@@ -15,7 +15,7 @@ static bool overlaps(const g3_plan *p, int a, int b)
 /* Does node j's access conflict with node i's (j before i)? */
 static bool hazard(const g3_plan *p, const g3_node *j, const g3_node *i)
 {
-    int jr[3], jw[2], ir[3], iw[2], njr = 0, njw = 0, nir = 0, niw = 0;
+    int jr[3] = {0}, jw[2] = {0}, ir[3] = {0}, iw[2] = {0}, njr = 0, njw = 0, nir = 0, niw = 0;
     for (int s = 0; s < G3_MAX_SRC; s++) {
         if (j->src[s] >= 0)
             jr[njr++] = j->src[s];

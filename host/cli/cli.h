@@ -7,5 +7,9 @@ int g3_cli_info(int argc, char **argv);
 int g3_cli_devices(int argc, char **argv);
 int g3_cli_synth(int argc, char **argv);
 int g3_cli_logits(int argc, char **argv);
+int g3_cli_run(int argc, char **argv);
+int g3_cli_chat(int argc, char **argv);
+int g3_cli_tokenize(int argc, char **argv);
+int g3_cli_detokenize(int argc, char **argv);
 
 #endif /* G3_CLI_H */

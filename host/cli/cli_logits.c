@@ -12,10 +12,13 @@ static int usage(FILE *f)
 {
     fprintf(f,
             "usage: g3vk logits -m MODEL.gguf --ref REF.logits [--out OUT.logits]\n"
-            "                   [--backend cpu|vulkan|auto] [-t THREADS]\n"
+            "                   [--backend cpu|vulkan|auto] [--device N] [-t THREADS]\n"
+            "                   [--cache-type f16|f32]\n"
             "  Reads the token sequence (prompt ++ generated) from REF.logits, computes the\n"
             "  logits after every position, writes them to OUT.logits in the same format and\n"
-            "  prints max abs difference, top-1 agreement and mean KL against REF.\n");
+            "  prints max abs difference, top-1 agreement and mean KL against REF.\n"
+            "  --cache-type: the KV cache element type on Vulkan (default f16; the CPU\n"
+            "  reference keeps f32 unless f16 is asked for, then it rounds the same way).\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -23,14 +26,16 @@ int g3_cli_logits(int argc, char **argv)
 {
     const char *model_path = NULL, *ref_path = NULL, *out_path = NULL;
     g3_backend backend = G3_BACKEND_AUTO;
-    long long threads = 0;
+    long long threads = 0, device = 0;
+    int kv_type = 0; /* 0 default, 16, 32 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return usage(stdout);
         if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--ref") ||
             !strcmp(a, "--out") || !strcmp(a, "--backend") || !strcmp(a, "-t") ||
-            !strcmp(a, "--threads")) {
+            !strcmp(a, "--threads") || !strcmp(a, "--device") || !strcmp(a, "--cache-type") ||
+            !strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
             if (!(v = g3_cli_value(argc, argv, &i)))
                 return 2;
         } else {
@@ -48,6 +53,18 @@ int g3_cli_logits(int argc, char **argv)
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) &&
                  !g3_cli_int(a, v, 1, 1024, &threads))
             return 2;
+        else if (!strcmp(a, "--device") && !g3_cli_int(a, v, 0, 64, &device))
+            return 2;
+        else if (!strcmp(a, "--cache-type") || !strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
+            if (!strcmp(v, "f16"))
+                kv_type = 16;
+            else if (!strcmp(v, "f32"))
+                kv_type = 32;
+            else {
+                fprintf(stderr, "g3vk logits: %s expects f16 or f32, got '%s'\n", a, v);
+                return 2;
+            }
+        }
     }
     if (!model_path || !ref_path) {
         fprintf(stderr, "g3vk logits: pass -m MODEL.gguf and --ref REF.logits\n");
@@ -67,7 +84,9 @@ int g3_cli_logits(int argc, char **argv)
     g3_logits_file out = {0};
     const int n = ref.n_prompt + ref.n_gen;
     if (g3_model_load(model_path,
-                      &(g3_model_options){.backend = backend, .n_threads = (int)threads}, &m, msg,
+                      &(g3_model_options){.backend = backend, .n_threads = (int)threads,
+                                          .device = (int)device},
+                      &m, msg,
                       sizeof(msg)) != G3_OK) {
         fprintf(stderr, "g3vk logits: %s\n", msg);
         goto done;
@@ -78,10 +97,14 @@ int g3_cli_logits(int argc, char **argv)
                 in->n_vocab, ref_path, ref.n_vocab);
         goto done;
     }
-    if (g3_context_create(m, &(g3_context_options){.n_ctx = n}, &ctx) != G3_OK) {
-        fprintf(stderr, "g3vk logits: cannot create a context of %d positions\n", n);
+    const g3_context_options co = {.n_ctx = n, .kv_f32 = kv_type == 32, .kv_f16 = kv_type == 16};
+    if (g3_context_create(m, &co, &ctx) != G3_OK) {
+        fprintf(stderr, "g3vk logits: cannot create a context of %d positions: %s\n", n,
+                g3_model_last_error(m));
         goto done;
     }
+    if (in->backend_note[0])
+        fprintf(stderr, "g3vk logits: %s\n", in->backend_note);
     out = (g3_logits_file){.n_vocab = ref.n_vocab, .n_prompt = ref.n_prompt, .n_gen = ref.n_gen,
                            .ids = ref.ids,
                            .logits = malloc((size_t)n * (size_t)ref.n_vocab * sizeof(float))};

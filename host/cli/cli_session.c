@@ -182,23 +182,22 @@ bool g3_cli_session_open(g3_cli_session *s, const char *cmd)
                         "example gemma-3-270m-it-Q8_0.gguf)\n", cmd);
         return false;
     }
-    if (s->backend == G3_BACKEND_AUTO)
-        fprintf(stderr, "g3vk %s: using the CPU reference backend (the Vulkan backend does not "
-                        "run models yet)\n", cmd);
     char err[700];
     const double t0 = g3_time_s();
     g3_status st = g3_model_load(
         s->model_path,
-        &(g3_model_options){.backend = s->backend == G3_BACKEND_AUTO ? G3_BACKEND_CPU : s->backend,
-                            .n_threads = s->n_threads,
+        &(g3_model_options){.backend = s->backend, .n_threads = s->n_threads, .device = s->device,
                             .progress = isatty(2) ? progress_bar : NULL},
         &s->model, err, sizeof(err));
     if (st != G3_OK) {
         fprintf(stderr, "g3vk %s: %s\n", cmd, err);
         return false;
     }
-    s->t_load = g3_time_s() - t0;
     const g3_model_info *in = g3_model_get_info(s->model);
+    if (in->backend_note[0])
+        fprintf(stderr, "g3vk %s: %s\n", cmd, in->backend_note);
+    else if (in->backend == G3_BACKEND_VULKAN)
+        fprintf(stderr, "g3vk %s: running on %s (Vulkan)\n", cmd, in->device);
     if (!in->has_tokenizer) {
         fprintf(stderr, "g3vk %s: %s has no usable vocabulary (%s): text generation needs "
                         "one; `g3vk logits` works from token ids\n",
@@ -213,9 +212,11 @@ bool g3_cli_session_open(g3_cli_session *s, const char *cmd)
     if ((st = g3_context_create(s->model, &(g3_context_options){.n_ctx = s->n_ctx}, &s->ctx)) !=
         G3_OK) {
         fprintf(stderr, "g3vk %s: cannot create a context of %d tokens: %s\n", cmd, s->n_ctx,
-                g3_status_string(st));
+                g3_model_last_error(s->model)[0] ? g3_model_last_error(s->model)
+                                                 : g3_status_string(st));
         return false;
     }
+    s->t_load = g3_time_s() - t0; /* file to device: the upload happens with the context */
     g3_err e = {0};
     if (g3_sampler_create(&s->sampling, &s->sampler, &e) != G3_OK ||
         (s->n_stops && g3_stop_create(s->stops, s->n_stops, &s->stop, &e) != G3_OK)) {

@@ -9,10 +9,14 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"run", g3_cli_run, "answer one prompt, streaming the reply"},
+    {"chat", g3_cli_chat, "an interactive conversation"},
     {"info", g3_cli_info, "print a model file's hyperparameters and tensor types"},
     {"devices", g3_cli_devices, "list Vulkan devices and their properties"},
     {"synth", g3_cli_synth, "write a synthetic Gemma 3 GGUF with seeded random weights"},
     {"logits", g3_cli_logits, "compute logits for a reference token sequence"},
+    {"tokenize", g3_cli_tokenize, "text (JSON lines) -> token ids"},
+    {"detokenize", g3_cli_detokenize, "token ids (JSON lines) -> text"},
 };
 
 static void usage(FILE *f)

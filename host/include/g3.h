@@ -64,7 +64,10 @@ typedef void (*g3_progress_fn)(uint64_t done, uint64_t total, void *user);
 typedef struct g3_model_options {
     g3_backend backend;      /* default G3_BACKEND_AUTO                               */
     int n_threads;           /* CPU threads; default 0 = number of online CPUs         */
-    g3_progress_fn progress; /* default NULL: no progress reports                      */
+    int device;              /* Vulkan device, 1-based as `g3vk devices` lists them;
+                                default 0 = the best (discrete > integrated > cpu)   */
+    g3_progress_fn progress; /* default NULL: no progress reports (weights loading from
+                                disk on the CPU, uploading to the device on Vulkan)   */
     void *progress_user;     /* passed back to progress                                */
 } g3_model_options;
 
@@ -91,6 +94,9 @@ typedef struct g3_model_info {
     int32_t token_bos;      /* <bos> (2), -1 when absent                    */
     int32_t token_eos;      /* <eos> (1)                                    */
     int32_t token_eot;      /* <end_of_turn> (106): ends a chat reply       */
+    g3_backend backend;     /* what runs the model: CPU or VULKAN            */
+    char device[256];       /* the Vulkan device name, or "CPU reference"   */
+    char backend_note[320]; /* why AUTO chose the CPU; "" otherwise          */
     uint64_t n_params;      /* weights in all tensors                       */
     uint64_t n_bytes;       /* bytes of tensor data in the file             */
 } g3_model_info;
@@ -105,6 +111,10 @@ void g3_model_free(g3_model *model);
 
 /* Borrowed; valid while the model lives. */
 const g3_model_info *g3_model_get_info(const g3_model *model);
+
+/* Why the last g3_context_create on this model failed ("" if it did not):
+ * the device, the tensor that did not fit, the limit. Borrowed. */
+const char *g3_model_last_error(const g3_model *model);
 
 /* ---- text ---------------------------------------------------------------- */
 
@@ -127,11 +137,15 @@ int g3_detokenize(const g3_model *model, const int32_t *tokens, int n, bool skip
 /* ---- context ------------------------------------------------------------- */
 
 typedef struct g3_context_options {
-    int n_ctx; /* KV cache positions; default 0 = 4096 (capped at n_ctx_train) */
+    int n_ctx;   /* KV cache positions; default 0 = 4096 (capped at n_ctx_train) */
+    bool kv_f32; /* Vulkan: f32 KV cache; default false = f16                      */
+    bool kv_f16; /* CPU: round stored K/V to f16 as the Vulkan default does (to
+                    compare the two exactly); default false = f32                    */
 } g3_context_options;
 
 /* Creates a context (KV cache and activations) for a model. The model must
- * outlive the context. */
+ * outlive the context. On Vulkan this uploads the weights (with progress
+ * reports) and records the decode step. */
 g3_status g3_context_create(g3_model *model, const g3_context_options *opt, g3_context **out);
 void g3_context_free(g3_context *ctx);
 

@@ -1,0 +1,64 @@
+/* vk_exec.h: runs a step graph (host/ops.h) on a Vulkan device: uploads the
+ * weights in their GGUF block formats, lays the activations out as the planner
+ * says (host/planner.h), keeps the KV cache on the device, records the step's
+ * command buffers once and replays them for every step; the position and the
+ * token ids reach the shaders through a small step buffer the host rewrites.
+ * The diff tooling reads any tensor back by its graph id. */
+#ifndef G3_VK_EXEC_H
+#define G3_VK_EXEC_H
+
+#include "g3.h"
+#include "ops.h"
+#include "planner.h"
+
+typedef struct g3_vk_exec g3_vk_exec;
+
+typedef struct g3_vk_exec_options {
+    int n_ctx;               /* KV positions (required)                                  */
+    bool kv_f32;             /* default false: f16 KV cache                               */
+    bool keep_all;           /* default false; true: no activation reuse, so every tensor
+                                of the last step can be read back (op-by-op diffing)       */
+    int device;              /* 1-based device index; default 0 = the best               */
+    bool validation;         /* default false (or G3_VK_VALIDATION=1)                     */
+    g3_progress_fn progress; /* weight upload progress; may be NULL                       */
+    void *progress_user;
+} g3_vk_exec_options;
+
+/* Memory on the device, for reports. */
+typedef struct g3_vk_exec_memory {
+    uint64_t weights;     /* matrices in block format + norm vectors (f32)  */
+    uint64_t kv;          /* KV cache of every layer                        */
+    uint64_t activations; /* the arena (planner peak)                       */
+    uint64_t scratch;     /* attention partials, argmax, step and readback  */
+    int n_barriers;       /* in the full step                               */
+    int n_dispatch_nodes; /* graph nodes recorded (fused ones count once)   */
+} g3_vk_exec_memory;
+
+/* Creates the context on the chosen device, uploads the weights the graph reads
+ * and records the step (body only, and body + logits + argmax). The graph (and
+ * its model) must outlive the executor. Errors name what failed: a device
+ * without a required feature, a tensor that did not fit in device memory. */
+g3_status g3_vk_exec_create(const g3_graph *graph, const g3_vk_exec_options *opt,
+                            g3_vk_exec **out, g3_err *err);
+void g3_vk_exec_free(g3_vk_exec *ex);
+
+/* Runs one step: graph->n_tokens tokens at positions pos0.. (ids and range
+ * checked by the caller); the logits nodes run when want_logits. */
+g3_status g3_vk_exec_run(g3_vk_exec *ex, const int32_t *tokens, int64_t pos0, bool want_logits,
+                         g3_err *err);
+
+/* The logits of the last step with want_logits: (n_vocab, n_logits) floats in
+ * host memory, valid until the next run. */
+const float *g3_vk_exec_logits(const g3_vk_exec *ex);
+/* The argmax of the last logits row, computed on the device. */
+int32_t g3_vk_exec_argmax(const g3_vk_exec *ex);
+
+/* Copies tensor `id` of the last step to dst (ne[0] * ne[1] floats). Only
+ * tensors still alive at the end of the step hold their values unless the
+ * executor was created with keep_all. */
+g3_status g3_vk_exec_read(g3_vk_exec *ex, int id, float *dst, g3_err *err);
+
+g3_vk_exec_memory g3_vk_exec_get_memory(const g3_vk_exec *ex);
+const char *g3_vk_exec_device_name(const g3_vk_exec *ex);
+
+#endif /* G3_VK_EXEC_H */
