@@ -247,6 +247,15 @@ const float *g3_context_logits(const g3_context *c)
     return c->exec.buf[c->graph.t_logits];
 }
 
+g3_context_memory g3_context_get_memory(const g3_context *c)
+{
+    if (!c || !c->vk)
+        return (g3_context_memory){0};
+    const g3_vk_exec_memory m = g3_vk_exec_get_memory(c->vk);
+    return (g3_context_memory){.weights = m.weights, .kv_cache = m.kv,
+                               .activations = m.activations, .scratch = m.scratch};
+}
+
 int g3_context_n_past(const g3_context *c)
 {
     return c ? c->n_past : 0;

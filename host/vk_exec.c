@@ -30,6 +30,7 @@ struct g3_vk_exec {
     g3_vk_buffer *attn_scratch, *select_scratch;
     g3_vk_buffer *step;     /* UPLOAD: uint32 pos, uint32 tokens[n_tokens]             */
     g3_vk_buffer *readback; /* READBACK: logits (n_vocab * n_logits), then argmax pair */
+    g3_vk_buffer *arena_rb; /* keep_all: READBACK copy of the whole arena per step     */
     g3_vk_cmd *cmd_body, *cmd_full;
     g3_vk_exec_memory mem;
     bool has_logits;
@@ -150,6 +151,12 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
                                   "step (pos, tokens)", &ex->step, err)) != G3_OK ||
         (st = g3_vk_buffer_create(ex->ctx, logits_bytes + 8, G3_VK_MEMORY_READBACK,
                                   "logits readback", &ex->readback, err)) != G3_OK)
+        return st;
+    /* Diffing reads every tensor after every step: one copy of the arena per step
+     * beats one staging round trip per tensor. */
+    if (opt->keep_all &&
+        (st = g3_vk_buffer_create(ex->ctx, ex->plan.arena_bytes + 4, G3_VK_MEMORY_READBACK,
+                                  "activations readback", &ex->arena_rb, err)) != G3_OK)
         return st;
     ex->mem.activations = ex->plan.arena_bytes;
     ex->mem.scratch = attn_scratch + sel + 4 * (1 + (uint64_t)g->n_tokens) + logits_bytes + 8;
@@ -279,6 +286,10 @@ static g3_status record(g3_vk_exec *ex, g3_vk_cmd *cmd, bool logits, g3_err *err
                        bytes);
         barriers++;
     }
+    if (ex->arena_rb) {
+        g3_vk_cmd_barrier(cmd);
+        g3_vk_cmd_copy(cmd, ex->arena, 0, ex->arena_rb, 0, ex->plan.arena_bytes);
+    }
     if (logits) {
         ex->mem.n_barriers = barriers;
         ex->mem.n_dispatch_nodes = dispatched;
@@ -338,6 +349,7 @@ void g3_vk_exec_free(g3_vk_exec *ex)
     g3_vk_rope_table_free(ex->rope_swa);
     if (ex->ctx) {
         g3_vk_buffer_free(ex->ctx, ex->readback);
+        g3_vk_buffer_free(ex->ctx, ex->arena_rb);
         g3_vk_buffer_free(ex->ctx, ex->step);
         g3_vk_buffer_free(ex->ctx, ex->select_scratch);
         g3_vk_buffer_free(ex->ctx, ex->attn_scratch);
@@ -396,6 +408,11 @@ g3_status g3_vk_exec_read(g3_vk_exec *ex, int id, float *dst, g3_err *err)
 {
     if (id < 0 || id >= ex->graph->n_tensors)
         return g3_err_set(err, G3_ERR_INVALID_ARG, "no tensor %d", id);
+    if (ex->arena_rb) {
+        memcpy(dst, (const uint8_t *)g3_vk_buffer_map(ex->arena_rb) + ex->plan.tensors[id].offset,
+               ex->plan.tensors[id].bytes);
+        return G3_OK;
+    }
     return g3_vk_buffer_download(ex->ctx, ex->arena, ex->plan.tensors[id].offset, dst,
                                  ex->plan.tensors[id].bytes, err);
 }

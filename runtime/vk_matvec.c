@@ -63,6 +63,7 @@ typedef struct g3_vk_piece {
 struct g3_vk_weight {
     g3_vk_matvec *mv;
     const g3_vk_pipeline *pipe[2]; /* 1 token (decode), up to G3_MATVEC_MAX_TOKENS */
+    int ti;                        /* index in g3_vk_mv_types                      */
     char name[128];
     uint32_t type;
     uint32_t cols, rows, row_bytes;
@@ -107,9 +108,11 @@ g3_status g3_vk_matvec_create(g3_vk_context *ctx, const g3_vk_matvec_options *op
         return g3_err_set(err, G3_ERR_UNSUPPORTED,
                           "matvec: %s has no subgroup arithmetic in compute shaders", d->name);
     g3_vk_matvec_options o = opt ? *opt : (g3_vk_matvec_options){0};
-    /* Defaults (measured, see the report in vk_matvec.h's history): enough invocations
-     * to cover the 80 units of a 640-column row in one or two steps, and a few rows
-     * per group so that each x load serves several rows. */
+    /* Defaults. GROUP: 64 invocations cover the 80 units of a 640-column Q8_0 row in
+     * two steps, the 256 of a 2048-column Q4_K row in four; 2 rows per group share
+     * each x load. LANE (measured on lavapipe): 4 rows per invocation share each x
+     * load (about 2x over 1 row on the Q8_0 LM head), 64 invocations keep 640-row
+     * matrices in 3 groups. */
     const uint32_t max_wg = G3_MIN(d->max_compute_work_group_invocations,
                                    d->max_compute_work_group_size[0]);
     if (o.mode == G3_VK_MATVEC_AUTO)
@@ -117,8 +120,10 @@ g3_status g3_vk_matvec_create(g3_vk_context *ctx, const g3_vk_matvec_options *op
     if (!o.wg_size)
         o.wg_size = G3_MIN(G3_MAX(64u, d->subgroup_size), max_wg);
     if (!o.rows_per_wg)
-        o.rows_per_wg = o.mode == G3_VK_MATVEC_LANE ? 1 : 2;
-    if (o.mode > G3_VK_MATVEC_LANE || o.wg_size > max_wg || o.rows_per_wg > 64 ||
+        o.rows_per_wg = o.mode == G3_VK_MATVEC_LANE ? 4 : 2;
+    if (o.mode > G3_VK_MATVEC_LANE)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "matvec: unknown mode %d", (int)o.mode);
+    if (o.wg_size > max_wg || o.rows_per_wg > 64 ||
         mv_shared_bytes(o.wg_size, o.rows_per_wg) > d->max_compute_shared_memory_size)
         return g3_err_set(err, G3_ERR_UNSUPPORTED,
                           "matvec: workgroup of %u invocations x %u rows needs %llu bytes of "
@@ -238,32 +243,28 @@ static g3_status check_weight(const g3_weight *w, const char *name, int ti, g3_e
     return G3_OK;
 }
 
-/* Copies [src, src + size) of host memory into buf at dst_off through the staging
- * buffer, one chunk per submit, reporting progress. */
-static g3_status stage_copy(g3_vk_cmd *cmd, g3_vk_buffer *staging,
-                            const uint8_t *src, uint64_t size, g3_vk_buffer *buf,
-                            uint64_t dst_off, uint64_t *done, uint64_t total,
+/* Fills buf with [src, src + size) of host memory followed by G3_MATVEC_PAD_BYTES zero
+ * bytes, through the staging buffer, one chunk per submit, reporting progress. */
+static g3_status stage_copy(g3_vk_cmd *cmd, g3_vk_buffer *staging, const uint8_t *src,
+                            uint64_t size, g3_vk_buffer *buf, uint64_t *done, uint64_t total,
                             g3_vk_progress_fn progress, void *user, g3_err *err)
 {
     uint8_t *map = g3_vk_buffer_map(staging);
-    const uint64_t cap = g3_vk_buffer_size(staging);
-    for (uint64_t off = 0; off < size;) {
-        const uint64_t n = G3_MIN(cap, size - off);
-        if (src)
-            memcpy(map, src + off, n);
-        else
-            memset(map, 0, n); /* the padding after the last row */
+    const uint64_t cap = g3_vk_buffer_size(staging), all = size + G3_MATVEC_PAD_BYTES;
+    for (uint64_t off = 0; off < all;) {
+        const uint64_t n = G3_MIN(cap, all - off);
+        const uint64_t data = off < size ? G3_MIN(n, size - off) : 0;
+        memcpy(map, src + off, data);
+        memset(map + data, 0, n - data); /* the padding after the last row */
         g3_vk_cmd_begin(cmd);
-        g3_vk_cmd_copy(cmd, staging, 0, buf, dst_off + off, n);
+        g3_vk_cmd_copy(cmd, staging, 0, buf, off, n);
         g3_status st = g3_vk_cmd_submit_wait(cmd, err);
         if (st != G3_OK)
             return st;
         off += n;
-        if (src) {
-            *done += n;
-            if (progress)
-                progress(user, *done, total);
-        }
+        *done += data;
+        if (progress && data)
+            progress(user, *done, total);
     }
     return G3_OK;
 }
@@ -296,6 +297,7 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     vw->mv = mv;
     snprintf(vw->name, sizeof(vw->name), "%s", name);
     vw->type = w->type;
+    vw->ti = ti;
     vw->cols = (uint32_t)w->ne[0];
     vw->rows = (uint32_t)w->ne[1];
     vw->row_bytes = (uint32_t)row_bytes;
@@ -338,10 +340,8 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
                                       bname, &pc->buf, err)) != G3_OK)
             goto out;
         const uint8_t *src = (const uint8_t *)w->data + (uint64_t)pc->row0 * row_bytes;
-        if ((st = stage_copy(cmd, staging, src, bytes, pc->buf, 0, &done, total, progress,
-                             user, err)) != G3_OK ||
-            (st = stage_copy(cmd, staging, NULL, G3_MATVEC_PAD_BYTES, pc->buf, bytes,
-                             &done, total, NULL, NULL, err)) != G3_OK)
+        if ((st = stage_copy(cmd, staging, src, bytes, pc->buf, &done, total, progress, user,
+                             err)) != G3_OK)
             goto out;
     }
     g3_vk_cmd_free(cmd);
@@ -361,12 +361,13 @@ out:
 
 /* ---- recording --------------------------------------------------------------------- */
 
-/* Binds [offset, offset + size) of buf at the aligned offset at or below `offset`;
- * *elem receives the element index of `offset` inside the binding. */
+/* Binds [offset, offset + size) of buf at the offset at or below `offset` aligned to
+ * the device's binding alignment and to `align` (a power of two); *elem receives the
+ * element index of `offset` inside the binding. */
 static g3_vk_binding bind_range(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
-                                uint64_t size, uint32_t *elem)
+                                uint64_t size, uint64_t align, uint32_t *elem)
 {
-    const uint64_t align = ctx->info.min_storage_buffer_offset_alignment;
+    align = G3_MAX(align, ctx->info.min_storage_buffer_offset_alignment);
     const uint64_t base = offset / align * align;
     *elem = (uint32_t)((offset - base) / 4);
     return (g3_vk_binding){.buf = buf, .offset = base, .size = offset - base + size};
@@ -380,12 +381,14 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
         return G3_ERR_INVALID_ARG;
     if (cmd->err.status != G3_OK)
         return cmd->err.status;
-    if (!w || !x || !y || n_tokens == 0 || x_offset % 4 || y_offset % 4 ||
+    /* The block types load x 16 bytes at a time (matvec.comp). */
+    const uint64_t x_align = w && g3_vk_mv_types[w->ti].block > 1 ? 16 : 4;
+    if (!w || !x || !y || n_tokens == 0 || x_offset % x_align || y_offset % 4 ||
         w->mv->ctx != cmd->ctx)
         return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
-                          "matvec %s: missing weight/buffer, no tokens, an offset that is not "
-                          "a multiple of 4, or a weight of another context",
-                          w ? w->name : "?");
+                          "matvec %s: missing weight/buffer, no tokens, an x offset that is not "
+                          "a multiple of %u or a y offset not of 4, or a weight of another "
+                          "context", w ? w->name : "?", (unsigned)x_align);
     const uint64_t xb = (uint64_t)w->cols * 4, yb = (uint64_t)w->rows * 4;
     if (x_offset > x->size || (x->size - x_offset) / xb < n_tokens || y_offset > y->size ||
         (y->size - y_offset) / yb < n_tokens)
@@ -410,7 +413,7 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
         };
         g3_vk_binding b[3];
         b[G3_MATVEC_BINDING_X] =
-            bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, &pc.x_off);
+            bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, 16, &pc.x_off);
         for (uint32_t i = 0; i < w->n_pieces; i++) {
             const g3_vk_piece *p = &w->pieces[i];
             /* Only the rows of this piece, for these tokens: the y range of each
@@ -419,7 +422,7 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
             const uint64_t hi = y_offset + ((t0 + nt - 1) * (uint64_t)w->rows + p->row0 +
                                             p->rows) * 4;
             b[G3_MATVEC_BINDING_W] = (g3_vk_binding){.buf = p->buf};
-            b[G3_MATVEC_BINDING_Y] = bind_range(cmd->ctx, y, lo, hi - lo, &pc.y_off);
+            b[G3_MATVEC_BINDING_Y] = bind_range(cmd->ctx, y, lo, hi - lo, 4, &pc.y_off);
             /* Dispatches of one call write disjoint elements, but two that bind
              * overlapping ranges are a hazard to synchronization validation (which
              * sees ranges, not elements): order them. */

@@ -22,9 +22,11 @@ typedef enum g3_vk_matvec_mode {
     G3_VK_MATVEC_AUTO = 0,  /* LANE on CPU devices (lavapipe), GROUP elsewhere         */
     G3_VK_MATVEC_GROUP = 1, /* a workgroup reads each of its rows together (adjacent
                                invocations, adjacent words) and reduces: GPUs         */
-    G3_VK_MATVEC_LANE = 2,  /* each invocation computes whole rows: the lanes of a
-                               subgroup read the same x (one load for all), no
-                               reduction; SIMD-on-CPU devices                        */
+    G3_VK_MATVEC_LANE = 2,  /* each invocation computes whole rows, all lanes walking
+                               the same columns: each word of a block is loaded once,
+                               x serves rows_per_wg rows, no reduction or barrier;
+                               SIMD-on-CPU devices, where every load in a loop costs
+                               a per-lane loop                                       */
 } g3_vk_matvec_mode;
 
 /* Zero-initialize and set only what you need; zero means "the device's default". */
@@ -96,12 +98,14 @@ g3_vk_rows g3_vk_weight_piece(const g3_vk_weight *w, uint32_t i);
 /* ---- recording ------------------------------------------------------------------- */
 
 /* Records y = W x for n_tokens tokens: x holds n_tokens rows of cols floats from byte
- * x_offset, y receives n_tokens rows of rows floats from byte y_offset (both offsets
- * multiples of 4; any alignment beyond that is handled). Emits one dispatch per piece
- * and per chunk of G3_MATVEC_MAX_TOKENS tokens, with barriers only between its own
- * dispatches whose output ranges touch. Implies no barrier before (x must have been
- * made visible by the caller) or after. Errors are kept in cmd as for
- * g3_vk_cmd_dispatch: G3_ERR_INVALID_ARG for out-of-range buffers or n_tokens 0. */
+ * x_offset, y receives n_tokens rows of rows floats from byte y_offset. x_offset is a
+ * multiple of 16 for the block types (x is read 16 bytes at a time) and of 4 for
+ * F32/F16/BF16; y_offset a multiple of 4; binding alignment is handled here. Emits
+ * one dispatch per piece and per chunk of G3_MATVEC_MAX_TOKENS tokens (a 1-token
+ * pipeline for a chunk of one), with barriers only between its own dispatches whose
+ * output ranges touch. Implies no barrier before (x must have been made visible by
+ * the caller) or after. Errors are kept in cmd as for g3_vk_cmd_dispatch:
+ * G3_ERR_INVALID_ARG for out-of-range or misaligned buffers or n_tokens 0. */
 g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffer *x,
                               uint64_t x_offset, g3_vk_buffer *y, uint64_t y_offset,
                               uint32_t n_tokens);

@@ -77,8 +77,15 @@ int mv_sbyte(uint w, uint i)
 }
 
 #if defined(W_IQ4_NL) || defined(W_IQ4_XS)
-const float mv_iq4nl[16] = float[16](-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0,
-                                     1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
+// The IQ4_NL code book {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53,
+// 69, 89, 113} as int8 bytes of 4 words, picked with selects: a table indexed per
+// lane becomes a memory access per lane on SIMD devices (8x slower on lavapipe).
+float mv_iq4nl(uint q)
+{
+    const uint lo = q < 4u ? 0xbfad9881u : 0xf6eaddcfu;   // values 0..3 | 4..7
+    const uint hi = q < 12u ? 0x26190d01u : 0x71594535u;  // values 8..11 | 12..15
+    return float(bitfieldExtract(int(q < 8u ? lo : hi), int(8u * (q & 3u)), 8));
+}
 #endif
 
 // ---- F32 / F16 / BF16: units of 4 columns, blocks of 32; rows of any length (the
@@ -156,8 +163,8 @@ void mv_deq_at(uint bo, uint k, out vec4 w[2])
     const float d = mv_f16(bo);
     const uint q = mv_run32((bo + 2u) >> 2, ((bo + 2u) & 2u) << 3, k);
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        w[0][i] = float(mv_sbyte(q, i)) * d;
-        w[1][i] = float(mv_sbyte(q, i)) * d;
+        w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
+        w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
     }
 }
 #elif defined(W_Q4_1)
@@ -208,8 +215,8 @@ void mv_deq_at(uint bo, uint k, out vec4 w[2])
     const float d = mv_f16(bo);
     const uint q = mv_run32((bo + 2u) >> 2, ((bo + 2u) & 2u) << 3, k);
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        w[0][i] = d * mv_iq4nl[bitfieldExtract(q, int(8u * i), 4)];
-        w[1][i] = d * mv_iq4nl[bitfieldExtract(q, int(8u * i + 4u), 4)];
+        w[0][i] = d * mv_iq4nl(bitfieldExtract(q, int(8u * i), 4));
+        w[1][i] = d * mv_iq4nl(bitfieldExtract(q, int(8u * i + 4u), 4));
     }
 }
 #endif
@@ -404,8 +411,8 @@ void mv_deq_at(uint bo, uint k, out vec4 w[2])
     const float dl = d * float(int(ls) - 32);
     const uint q = mv_run32(a, s0, 2u + k);
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        w[0][i] = dl * mv_iq4nl[bitfieldExtract(q, int(8u * i), 4)];
-        w[1][i] = dl * mv_iq4nl[bitfieldExtract(q, int(8u * i + 4u), 4)];
+        w[0][i] = dl * mv_iq4nl(bitfieldExtract(q, int(8u * i), 4));
+        w[1][i] = dl * mv_iq4nl(bitfieldExtract(q, int(8u * i + 4u), 4));
     }
 }
 #endif

@@ -13,7 +13,7 @@
 //   ... of the group's block), walking the blocks of its rows in step with the other
 //   lanes. No reduction, no barrier, and every word of a block is loaded once: on
 //   lavapipe, where every load inside a loop costs a per-lane loop, that is what
-//   counts (2-3x over the group form there).
+//   counts (2-4x over the group form there).
 // Tokens: NT (spec constant) accumulators per row; the host uses a 1-token pipeline
 // for decode, since an unused token slot costs about as much as a used one.
 //
@@ -36,7 +36,7 @@ layout(constant_id = G3_MATVEC_SPEC_TOKENS) const uint NT = 1;
 // restrict + readonly: loads may be merged and reordered (one load per word).
 layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb { uint W[]; };
 layout(std430, binding = G3_MATVEC_BINDING_X) restrict readonly buffer Xb { float X[]; };
-layout(std430, binding = G3_MATVEC_BINDING_X) restrict readonly buffer Xb4 { vec4 X4[]; };
+layout(std430, binding = G3_MATVEC_BINDING_X) restrict readonly buffer Xb4 { vec4 X4[]; }; // alias
 layout(std430, binding = G3_MATVEC_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
 layout(push_constant) uniform PC { g3_pc_matvec p; };
 
@@ -50,8 +50,9 @@ shared float red[ROWS * NT * gl_WorkGroupSize.x];
 float acc[ROWS][NT];
 vec4 xv[NT][NRUN];
 
-// xv = the x values of the unit whose first column is c0, for every token.
-void load_x(uint c0)
+// xv = the x values of the unit whose first column is c0, for every token. tail: the
+// unit may run past the row (float types only).
+void load_x(uint c0, bool tail)
 {
     MV_UNROLL for (uint t = 0u; t < NT; t++) {
         if (t < p.n_tokens) {
@@ -59,13 +60,21 @@ void load_x(uint c0)
             MV_UNROLL for (uint k = 0u; k < NRUN; k++) {
                 const uint xk = xb + k * MV_RS;
 #ifdef MV_TAIL
-                // The row's last unit may be partial: never read past the row's x
-                // (it could be outside the binding), and give those columns 0.
-                vec4 v;
-                MV_UNROLL for (uint i = 0u; i < 4u; i++)
-                    v[i] = c0 + k * MV_RS + i < p.n_cols ? X[xk + i] : 0.0;
-                xv[t][k] = v;
+                if (tail) {
+                    // Never read past the row's x (it could be outside the binding),
+                    // and give those columns 0.
+                    vec4 v;
+                    MV_UNROLL for (uint i = 0u; i < 4u; i++)
+                        v[i] = c0 + k * MV_RS + i < p.n_cols ? X[xk + i] : 0.0;
+                    xv[t][k] = v;
+                } else {
+                    // Rows of any length: x may sit at any 4-byte offset.
+                    xv[t][k] = vec4(X[xk], X[xk + 1u], X[xk + 2u], X[xk + 3u]);
+                }
 #else
+                // Runs start at multiples of 4 columns, rows are multiples of 32 and
+                // the host binds x 16-byte aligned: one 16-byte load per run (one
+                // per-lane loop instead of four on lavapipe).
                 xv[t][k] = X4[xk >> 2];
 #endif
             }
@@ -106,9 +115,15 @@ void lane_rows(uint rbase)
     const uint wg = gl_WorkGroupSize.x;
     const uint nblk = p.n_cols / MV_BV; // whole blocks; a float row may end in a part
     for (uint b = 0u; b < nblk; b++) {
-        // Constant k: the decoders of one block share their word loads.
-        MV_UNROLL for (uint k = 0u; k < MV_UPB; k++) {
-            load_x(b * MV_BV + mv_cb(k));
+        // Constant k: the decoders of one block share their word loads. Not for the
+        // 16/32 units of a K-quant block: lavapipe then spends 10-25 s compiling each.
+#if MV_UPB <= 8
+        [[unroll]]
+#else
+        [[dont_unroll]]
+#endif
+        for (uint k = 0u; k < MV_UPB; k++) {
+            load_x(b * MV_BV + mv_cb(k), false);
             MV_UNROLL for (uint r = 0u; r < ROWS; r++) {
                 const uint row = rbase + r * wg;
                 if (row < p.n_rows) {
@@ -121,7 +136,7 @@ void lane_rows(uint rbase)
     }
 #ifdef MV_TAIL
     for (uint u = nblk * MV_UPB; u < mv_units(p.n_cols); u++) {
-        load_x(mv_c0(u));
+        load_x(mv_c0(u), true);
         for (uint r = 0u; r < ROWS; r++) {
             const uint row = rbase + r * wg;
             if (row < p.n_rows)
@@ -143,7 +158,7 @@ void group_rows(uint row0)
     const uint nr = min(ROWS, p.n_rows - row0);
     const uint units = mv_units(p.n_cols);
     for (uint u = tid; u < units; u += wg) {
-        load_x(mv_c0(u));
+        load_x(mv_c0(u), true);
         for (uint r = 0u; r < ROWS; r++)
             if (r < nr)
                 unit_any(r, p.w_off + (row0 + r) * p.row_bytes, u);

@@ -46,19 +46,19 @@ with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<5i", *ids))
     f.write(b"\0" * (4 * n_vocab * len(ids)))
 PY
-expect 0 "5 positions" -- "$g3vk" logits -m "$tmp/s.gguf" --ref "$tmp/ref.logits" --out "$tmp/out.logits"
+expect 0 "5 positions" -- "$g3vk" logits --backend cpu -m "$tmp/s.gguf" --ref "$tmp/ref.logits" --out "$tmp/out.logits"
 size=$(stat -c %s "$tmp/out.logits" 2>/dev/null || echo 0)
 [ "$size" = $((12 + 4 * 5 + 4 * 600 * 5)) ] && ok || bad "out.logits has $size bytes"
 head -c 100 "$tmp/ref.logits" > "$tmp/short.logits"
-expect 1 "implies" -- "$g3vk" logits -m "$tmp/s.gguf" --ref "$tmp/short.logits"
-expect 2 "--ref" -- "$g3vk" logits -m "$tmp/s.gguf"
-expect 2 "--backend expects" -- "$g3vk" logits -m "$tmp/s.gguf" --ref "$tmp/ref.logits" --backend tpu
+expect 1 "implies" -- "$g3vk" logits --backend cpu -m "$tmp/s.gguf" --ref "$tmp/short.logits"
+expect 2 "--ref" -- "$g3vk" logits --backend cpu -m "$tmp/s.gguf"
+expect 2 "--backend expects" -- "$g3vk" logits --backend cpu -m "$tmp/s.gguf" --ref "$tmp/ref.logits" --backend tpu
 
 if [ -n "${G3_SHARED_DIR:-}" ] && [ -f "$G3_SHARED_DIR/reference/mini-q4_k_m.gguf" ]; then
   r=$G3_SHARED_DIR/reference
   expect 0 "| q4_K   |       3 |" -- "$g3vk" info -m "$r/mini-q4_k_m.gguf"
-  expect 0 "top-1 agreement 192/192" -- "$g3vk" logits -m "$r/mini-f32.gguf" --ref "$r/mini-f32.exact.logits"
-  expect 1 "has a 600-token vocabulary but" -- "$g3vk" logits -m "$tmp/s.gguf" --ref "$r/mini-f32.logits"
+  expect 0 "top-1 agreement 192/192" -- "$g3vk" logits --backend cpu -m "$r/mini-f32.gguf" --ref "$r/mini-f32.exact.logits"
+  expect 1 "has a 600-token vocabulary but" -- "$g3vk" logits --backend cpu -m "$tmp/s.gguf" --ref "$r/mini-f32.logits"
 else
   echo "SKIPPED: the shared reference part (G3_SHARED_DIR not set or missing)"
 fi

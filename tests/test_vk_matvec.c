@@ -11,13 +11,18 @@
  *    offsets; each output checked by NMSE and per element against
  *    atol = K * eps * sum_c |w_c x_c| (the fp32 accumulation bound), NaN failing, with
  *    sentinel guard words before and after the output untouched;
- * 3. a kernel set with small forced pieces, a folded grid, 3 rows per group and a
- *    workgroup that is not a multiple of the subgroup size;
+ *    in the device's default mode, and on two shapes per type in the other mode
+ *    (lane on lavapipe by default, group on GPUs);
+ * 3. in both modes, a kernel set with small forced pieces, a folded grid, 3 rows per
+ *    group (invocation) and a workgroup that is not a multiple of the subgroup size;
+ *    the error paths (type without kernel, bad shape, misaligned x kept until submit);
  * 4. the 262144 x 640 Q8_0 LM head, which must be split where maxStorageBufferRange is
- *    128 MiB (lavapipe);
+ *    128 MiB (lavapipe), uploaded with a progress callback;
  * 5. zero validation messages at the end.
- * G3_MATVEC_BENCH=1 also prints GB/s per type (never asserted).
- * Exit 77 only when no Vulkan device exists at all. */
+ * G3_MATVEC_BENCH=1 also prints GB/s per type (never asserted; "only" skips the
+ * checks; G3_MATVEC_BENCH_TYPES=q8_0,q4_K and G3_MATVEC_BENCH_ROWS=N narrow it), and
+ * G3_MATVEC_MODE (1 group, 2 lane), G3_MATVEC_WG, G3_MATVEC_ROWS override the kernel
+ * defaults, for tuning. Exit 77 only when no Vulkan device exists at all. */
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -234,9 +239,12 @@ static void run_case(g3_vk_matvec *mv, const host_weight *hw, const int *toks, i
         for (int64_t i = 0; i < nx; i++)
             x[i] = rng_f();
         g3_ref_matvec(w, x, nt, ref, 0, w->ne[1]);
-        /* Offsets: x 12 bytes in (not 16-aligned), y one element past an aligned
-         * start on odd variants, so the aligned-down bindings are exercised. */
-        const uint64_t x_off = (variant + k) % 2 ? 12 : 0;
+        /* Offsets on odd variants: x 12 bytes in for the float types, 16 for the
+         * block types (their contract), y one element past an aligned start, so
+         * the aligned-down bindings are exercised. */
+        const uint64_t x_off = (variant + k) % 2 ? (w->type == G3_TYPE_F32 ||
+                                                    w->type == G3_TYPE_F16 ||
+                                                    w->type == G3_TYPE_BF16 ? 12 : 16) : 0;
         const uint32_t y_lead = GUARD + (uint32_t)((variant + k) % 2);
         float *got = gpu_matvec(vw, x, nt, x_off, y_lead);
         snprintf(what, sizeof(what), "%s %lldx%lld (cols x rows) T=%d", w->name,
@@ -319,7 +327,9 @@ typedef struct shape {
     int64_t cols, rows;
 } shape;
 
-static void test_shapes(g3_vk_matvec *mv)
+/* All 15 types on every shape (full), or on two shapes each (the mode the device
+ * does not use by default, which other devices will). */
+static void test_shapes(g3_vk_matvec *mv, bool full)
 {
     /* Gemma 3 270M: q/gate/up (640 ->), k/v (640 -> 256), o (1024 -> 640), down
      * (2048 -> 640); then 1 row, 33 rows and 37 rows (not a multiple of the rows per
@@ -338,6 +348,8 @@ static void test_shapes(g3_vk_matvec *mv)
         const size_t ns = info->block_size == 256 ? G3_ARRAY_LEN(s256) : G3_ARRAY_LEN(s32);
         const double t0 = g3_time_s();
         for (size_t si = 0; si < ns + (info->block_size == 1 ? G3_ARRAY_LEN(sodd) : 0); si++) {
+            if (!full && si != 1 && si != ns - 2)
+                continue;
             const shape s = si < ns ? ss[si] : sodd[si - ns];
             host_weight hw;
             REQUIRE_VOID(make_weight(&hw, type, s.cols, s.rows, info->name));
@@ -346,20 +358,24 @@ static void test_shapes(g3_vk_matvec *mv)
             run_case(mv, &hw, five ? toks5 : toks13, five ? 1 : 2, variant++);
             free(hw.bytes);
         }
-        printf("shapes %-7s ok (%.2f s)\n", info->name, g3_time_s() - t0);
+        printf("shapes %-7s %s mode (%.2f s)\n", info->name,
+               g3_vk_matvec_get_options(mv).mode == G3_VK_MATVEC_LANE ? "lane" : "group",
+               g3_time_s() - t0);
     }
 }
 
-/* Small pieces, a folded grid, 3 rows per group, a workgroup of 1.5 subgroups. */
-static void test_split_fold(void)
+/* Small pieces, a folded grid, 3 rows per group (or invocation), a workgroup of
+ * 1.5 subgroups, in one mode. */
+static void test_split_fold(g3_vk_matvec_mode mode)
 {
     const g3_vk_device_info *d = g3_vk_context_device(ctx);
     const uint32_t sg = d->subgroup_size;
     const g3_vk_matvec_options opt = {
+        .mode = mode,
         .wg_size = sg >= 2 ? sg + sg / 2 : 3,
         .rows_per_wg = 3,
         .max_piece_bytes = 40000, /* ~58 rows of 680 bytes: several pieces */
-        .max_groups_x = 7,
+        .max_groups_x = 2,
     };
     g3_err err = {0};
     g3_vk_matvec *mv = NULL;
@@ -384,8 +400,10 @@ static void test_split_fold(void)
                   in.name, in.n_pieces);
             CHECK((uint64_t)in.rows_per_piece * in.row_bytes + G3_MATVEC_PAD_BYTES <=
                       opt.max_piece_bytes, "%s: %u rows per piece", in.name, in.rows_per_piece);
-            printf("split/fold %-5s %lld x %lld: %u pieces of %u rows\n", in.name,
-                   (long long)in.cols, (long long)in.rows, in.n_pieces, in.rows_per_piece);
+            printf("split/fold %-5s %lld x %lld, %s mode: %u pieces of %u rows\n", in.name,
+                   (long long)in.cols, (long long)in.rows,
+                   mode == G3_VK_MATVEC_LANE ? "lane" : "group", in.n_pieces,
+                   in.rows_per_piece);
             g3_vk_weight_free(vw);
         } else {
             CHECK(0, "upload: %s", err.msg);
@@ -407,6 +425,23 @@ static void test_split_fold(void)
     err = (g3_err){0};
     CHECK(g3_vk_weight_upload(mv, &bad, NULL, NULL, &vw, &err) == G3_ERR_INVALID_ARG && !vw &&
               strstr(err.msg, "bad"), "48 columns of Q8_0: %s", err.msg);
+    /* A block type's x must be 16-byte aligned; the failure is kept until submit. */
+    err = (g3_err){0};
+    g3_vk_buffer *buf = NULL;
+    if (g3_vk_weight_upload(mv, &hw.w, NULL, NULL, &vw, &err) == G3_OK &&
+        g3_vk_buffer_create(ctx, 4096, G3_VK_MEMORY_DEVICE, "bad x/y", &buf, &err) == G3_OK) {
+        g3_vk_cmd_begin(cmd);
+        CHECK(g3_vk_matvec_record(cmd, vw, buf, 12, buf, 1024, 1) == G3_ERR_INVALID_ARG,
+              "x at byte 12 accepted for Q8_0");
+        CHECK(g3_vk_matvec_record(cmd, vw, buf, 0, buf, 1024, 1) == G3_ERR_INVALID_ARG,
+              "a record after a failed one must keep the failure");
+        err = (g3_err){0};
+        CHECK(g3_vk_cmd_submit_wait(cmd, &err) == G3_ERR_INVALID_ARG && strstr(err.msg, "bad"),
+              "submit: %s", err.msg);
+    }
+    CHECK(vw && buf, "bad x: %s", err.msg);
+    g3_vk_buffer_free(ctx, buf);
+    g3_vk_weight_free(vw);
     free(hw.bytes);
     g3_vk_matvec_free(mv);
 }
@@ -597,8 +632,18 @@ int main(void)
             test_reference_vectors(mv, shared);
         else
             printf("quant-vectors part skipped: ../shared is missing\n");
-        test_shapes(mv);
-        test_split_fold();
+        test_shapes(mv, true);
+        test_split_fold(G3_VK_MATVEC_GROUP);
+        test_split_fold(G3_VK_MATVEC_LANE);
+        /* The other mode on fewer shapes: CI's lavapipe runs lane mode by default,
+         * GPUs run group mode. */
+        const g3_vk_matvec_options other = {
+            .mode = o.mode == G3_VK_MATVEC_LANE ? G3_VK_MATVEC_GROUP : G3_VK_MATVEC_LANE};
+        g3_vk_matvec *mv2 = NULL;
+        CHECK(g3_vk_matvec_create(ctx, &other, &mv2, &err) == G3_OK, "%s", err.msg);
+        if (mv2)
+            test_shapes(mv2, false);
+        g3_vk_matvec_free(mv2);
     }
     test_lm_head(mv, bench);
     if (bench)

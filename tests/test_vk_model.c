@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "g3.h"
 #include "logits_file.h"
 #include "test.h"
@@ -96,5 +97,35 @@ int main(void)
         free(gpu16);
         g3_logits_file_free(&ref);
     }
+    /* g3vk diff: every op within budget over 70 positions (the 64-position window
+     * wraps), with both KV cache types. */
+    char path[4096], ref_path[4096];
+    snprintf(path, sizeof(path), "%s/reference/mini-q4_k_m.gguf", shared);
+    snprintf(ref_path, sizeof(ref_path), "%s/reference/mini-q4_k_m.logits", shared);
+    g3_err e = {0};
+    g3_logits_file ref;
+    REQUIRE(g3_logits_file_read(ref_path, false, &ref, &e) == G3_OK, "%s", e.msg);
+    g3_model *m = NULL;
+    REQUIRE(g3_model_load(path, &(g3_model_options){.backend = G3_BACKEND_CPU}, &m, err,
+                          sizeof(err)) == G3_OK,
+            "%s", err);
+    for (int f32 = 0; f32 < 2; f32++) {
+        g3_diff_report rep;
+        REQUIRE(g3_diff_run(m, ref.ids, 70, &(g3_diff_options){.kv_f32 = f32}, &rep, &e) == G3_OK,
+                "diff: %s", e.msg);
+        double worst = 0;
+        for (int k = 0; k < rep.n_rows; k++)
+            worst = rep.rows[k].nmse / rep.rows[k].tol > worst ? rep.rows[k].nmse / rep.rows[k].tol
+                                                               : worst;
+        printf("diff, %s KV: %d tensors x %d positions, %d over budget, worst NMSE/budget %.3f\n",
+               f32 ? "f32" : "f16", rep.n_rows, rep.n_positions, rep.n_over, worst);
+        CHECK(rep.n_rows == 37 && rep.n_positions == 70, "diff covered every tensor");
+        CHECK(rep.n_over == 0 && rep.first_over < 0, "diff: %d tensors over budget, first %s",
+              rep.n_over,
+              rep.first_over >= 0 ? rep.graph.tensors[rep.rows[rep.first_over].tensor].name : "-");
+        g3_diff_report_free(&rep);
+    }
+    g3_model_free(m);
+    g3_logits_file_free(&ref);
     return test_finish("test_vk_model");
 }

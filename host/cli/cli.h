@@ -9,6 +9,7 @@ int g3_cli_synth(int argc, char **argv);
 int g3_cli_logits(int argc, char **argv);
 int g3_cli_run(int argc, char **argv);
 int g3_cli_chat(int argc, char **argv);
+int g3_cli_diff(int argc, char **argv);
 int g3_cli_tokenize(int argc, char **argv);
 int g3_cli_detokenize(int argc, char **argv);
 

@@ -54,7 +54,8 @@ void g3_cli_session_usage(FILE *f)
             "  --raw                   no chat template: the prompt is fed as it is\n"
             "  --special               with --raw: control-token text (<start_of_turn>) maps to its id\n"
             "  --verbose-prompt        print the token ids fed to the model\n"
-            "  --no-timings            do not print the timings line\n");
+            "  --no-timings            do not print the timings line\n"
+            "  -v, --verbose           print device memory and the sampler chain\n");
 }
 
 int g3_cli_session_flag(g3_cli_session *s, int argc, char **argv, int *i)
@@ -78,6 +79,10 @@ int g3_cli_session_flag(g3_cli_session *s, int argc, char **argv, int *i)
     }
     if (!strcmp(a, "--no-timings")) {
         s->no_timings = true;
+        return 1;
+    }
+    if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+        s->verbose = true;
         return 1;
     }
     bool known = false;
@@ -217,11 +222,25 @@ bool g3_cli_session_open(g3_cli_session *s, const char *cmd)
         return false;
     }
     s->t_load = g3_time_s() - t0; /* file to device: the upload happens with the context */
+    if (s->verbose && in->backend == G3_BACKEND_VULKAN) {
+        const g3_context_memory mem = g3_context_get_memory(s->ctx);
+        char a[32], b[32], c[32], d[32];
+        fprintf(stderr, "g3vk %s: device memory: weights %s, KV cache %s (%d positions), "
+                        "activations %s, scratch %s\n",
+                cmd, g3_cli_bytes(mem.weights, a, sizeof(a)), g3_cli_bytes(mem.kv_cache, b, sizeof(b)),
+                s->n_ctx, g3_cli_bytes(mem.activations, c, sizeof(c)),
+                g3_cli_bytes(mem.scratch, d, sizeof(d)));
+    }
     g3_err e = {0};
     if (g3_sampler_create(&s->sampling, &s->sampler, &e) != G3_OK ||
         (s->n_stops && g3_stop_create(s->stops, s->n_stops, &s->stop, &e) != G3_OK)) {
         fprintf(stderr, "g3vk %s: %s\n", cmd, e.msg);
         return false;
+    }
+    if (s->verbose) {
+        char chain[256];
+        g3_sampler_describe(s->sampler, chain, sizeof(chain));
+        fprintf(stderr, "g3vk %s: sampling: %s\n", cmd, chain);
     }
     return true;
 }

@@ -27,6 +27,7 @@ typedef struct g3_cli_session {
     bool special;        /* --special: parse control-token text in a raw prompt        */
     bool verbose_prompt; /* --verbose-prompt: print the token ids fed to the model     */
     bool no_timings;     /* --no-timings                                               */
+    bool verbose;        /* -v: device memory, sampler chain                           */
     const char *stops[G3_CLI_MAX_STOPS];
     int n_stops;
     /* state */

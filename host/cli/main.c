@@ -15,6 +15,7 @@ static const struct {
     {"devices", g3_cli_devices, "list Vulkan devices and their properties"},
     {"synth", g3_cli_synth, "write a synthetic Gemma 3 GGUF with seeded random weights"},
     {"logits", g3_cli_logits, "compute logits for a reference token sequence"},
+    {"diff", g3_cli_diff, "compare every op of the Vulkan backend with the CPU reference"},
     {"tokenize", g3_cli_tokenize, "text (JSON lines) -> token ids"},
     {"detokenize", g3_cli_detokenize, "token ids (JSON lines) -> text"},
 };

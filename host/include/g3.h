@@ -160,6 +160,16 @@ g3_status g3_context_eval(g3_context *ctx, const int32_t *tokens, int n, bool wa
  * requested; borrowed, valid until the next eval or reset. NULL before any. */
 const float *g3_context_logits(const g3_context *ctx);
 
+/* Memory a context holds on its device (all zero on the CPU backend). */
+typedef struct g3_context_memory {
+    uint64_t weights;     /* weights in their GGUF block formats, norms as f32      */
+    uint64_t kv_cache;    /* sliding layers a ring of window entries, global n_ctx   */
+    uint64_t activations; /* the planner's arena: peak of live activations           */
+    uint64_t scratch;     /* attention partials, argmax, step and logits readback    */
+} g3_context_memory;
+
+g3_context_memory g3_context_get_memory(const g3_context *ctx);
+
 /* Number of tokens in the KV cache. */
 int g3_context_n_past(const g3_context *ctx);
 
