@@ -101,4 +101,8 @@ g3_status g3_chat_template_from_gguf(const g3_gguf *g, g3_chat_template *out, ch
 /* Jinja's trim on [s, s+len): sets *start and returns the trimmed length. */
 size_t g3_chat_trim(const char *s, size_t len, size_t *start);
 
+/* The Jinja chat template of google/gemma-3-270m-it (tokenizer_config.json),
+ * byte for byte: what `g3vk synth` writes and what detection recognizes. */
+extern const char g3_chat_gemma3_jinja[];
+
 #endif /* G3_CHAT_H */

@@ -6,6 +6,7 @@
  * contraction, vector width or libm version cannot change a bit. Each row has
  * its own PRNG stream, derived from the seed, the tensor name and the row
  * index, so the values do not depend on generation order or thread count. */
+#include "chat.h"
 #include "synth.h"
 
 #include <string.h>
@@ -266,56 +267,6 @@ static g3_status synthetic_vocab(uint32_t n, g3_vocab **out, g3_err *err)
     return G3_OK;
 }
 
-/* The chat template of google/gemma-3-270m-it's tokenizer_config.json, byte for byte. */
-static const char g3_gemma3_chat_template[] =
-    "{{ bos_token }}\n"
-    "{%- if messages[0]['role'] == 'system' -%}\n"
-    "    {%- if messages[0]['content'] is string -%}\n"
-    "        {%- set first_user_prefix = messages[0]['content'] + '\n"
-    "\n"
-    "' -%}\n"
-    "    {%- else -%}\n"
-    "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n"
-    "\n"
-    "' -%}\n"
-    "    {%- endif -%}\n"
-    "    {%- set loop_messages = messages[1:] -%}\n"
-    "{%- else -%}\n"
-    "    {%- set first_user_prefix = \"\" -%}\n"
-    "    {%- set loop_messages = messages -%}\n"
-    "{%- endif -%}\n"
-    "{%- for message in loop_messages -%}\n"
-    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
-    "        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
-    "    {%- endif -%}\n"
-    "    {%- if (message['role'] == 'assistant') -%}\n"
-    "        {%- set role = \"model\" -%}\n"
-    "    {%- else -%}\n"
-    "        {%- set role = message['role'] -%}\n"
-    "    {%- endif -%}\n"
-    "    {{ '<start_of_turn>' + role + '\n"
-    "' + (first_user_prefix if loop.first else \"\") }}\n"
-    "    {%- if message['content'] is string -%}\n"
-    "        {{ message['content'] | trim }}\n"
-    "    {%- elif message['content'] is iterable -%}\n"
-    "        {%- for item in message['content'] -%}\n"
-    "            {%- if item['type'] == 'image' -%}\n"
-    "                {{ '<start_of_image>' }}\n"
-    "            {%- elif item['type'] == 'text' -%}\n"
-    "                {{ item['text'] | trim }}\n"
-    "            {%- endif -%}\n"
-    "        {%- endfor -%}\n"
-    "    {%- else -%}\n"
-    "        {{ raise_exception(\"Invalid content type\") }}\n"
-    "    {%- endif -%}\n"
-    "    {{ '<end_of_turn>\n"
-    "' }}\n"
-    "{%- endfor -%}\n"
-    "{%- if add_generation_prompt -%}\n"
-    "    {{'<start_of_turn>model\n"
-    "'}}\n"
-    "{%- endif -%}\n"
-    "";
 
 /* ---- weights ----------------------------------------------------------------------- */
 
@@ -530,7 +481,7 @@ static g3_status write_metadata(g3_gguf_writer *w, const g3_synth_options *o, co
     for (size_t i = 0; i < G3_ARRAY_LEN(ids); i++)
         if (ids[i].id >= 0 && (st = g3_gguf_w_u32(w, ids[i].key, (uint32_t)ids[i].id)))
             return st;
-    const char *tpl = v->chat_template ? v->chat_template : g3_gemma3_chat_template;
+    const char *tpl = v->chat_template ? v->chat_template : g3_chat_gemma3_jinja;
     if ((st = g3_gguf_w_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos)) ||
         (st = g3_gguf_w_bool(w, "tokenizer.ggml.add_eos_token", v->add_eos)) ||
         (st = g3_gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", false)) ||

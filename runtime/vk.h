@@ -190,6 +190,9 @@ uint32_t g3_vk_validation_message_count(const g3_vk_context *ctx);
 /* The text of the last such message, "" when none. Borrowed; changes with each one. */
 const char *g3_vk_validation_last_message(const g3_vk_context *ctx);
 void g3_vk_validation_reset(g3_vk_context *ctx);
+/* Validation messages of every non-quiet context this process created, freed
+ * ones included: the CLI and the tests fail when it is not 0 at the end. */
+uint32_t g3_vk_validation_total(void);
 /* Whether the layer is actually enabled on this context. */
 bool g3_vk_validation_enabled(const g3_vk_context *ctx);
 

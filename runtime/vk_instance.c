@@ -1,5 +1,6 @@
 /* vk_instance.c: the VkInstance, the validation layer and the messenger that turns
  * validation messages into a count tests can assert on. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,15 @@
 #include "vk_internal.h"
 
 #define G3_VK_LAYER_VALIDATION "VK_LAYER_KHRONOS_validation"
+
+/* Messages of every non-quiet context of the process: what tests and the CLI
+ * check at the end, whoever created the context (the engine does, inside). */
+static atomic_uint g3_vk_total_messages;
+
+uint32_t g3_vk_validation_total(void)
+{
+    return atomic_load(&g3_vk_total_messages);
+}
 
 /* Counts every warning and error (validation, performance and general alike: the
  * loader reports broken drivers this way too), keeps the last one for the test's
@@ -19,6 +29,8 @@ messenger_cb(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
     g3_vk_context *ctx = user;
     const char *msg = data && data->pMessage ? data->pMessage : "(no message)";
     atomic_fetch_add(&ctx->n_validation, 1);
+    if (!ctx->quiet)
+        atomic_fetch_add(&g3_vk_total_messages, 1);
     snprintf(ctx->last_validation, sizeof(ctx->last_validation), "%s", msg);
     if (!ctx->quiet)
         fprintf(stderr, "g3vk: vulkan %s%s: %s\n",

@@ -11,6 +11,7 @@
 #include "g3.h"
 #include "synth.h"
 #include "test.h"
+#include "vk.h"
 
 enum { N_PROMPT = 600 };
 
@@ -152,5 +153,7 @@ int main(void)
     g3_context_free(ctx);
     g3_model_free(m);
     remove(path);
+    CHECK(g3_vk_validation_total() == 0, "%u Vulkan validation messages",
+          g3_vk_validation_total());
     return test_finish("test_full_synth");
 }

@@ -14,6 +14,7 @@
 #include "g3.h"
 #include "logits_file.h"
 #include "test.h"
+#include "vk.h"
 
 /* All positions' logits of ids[0..n) with the given backend and KV type. */
 static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16,
@@ -127,5 +128,7 @@ int main(void)
     }
     g3_model_free(m);
     g3_logits_file_free(&ref);
+    CHECK(g3_vk_validation_total() == 0, "%u Vulkan validation messages",
+          g3_vk_validation_total());
     return test_finish("test_vk_model");
 }

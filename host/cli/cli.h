@@ -12,5 +12,6 @@ int g3_cli_chat(int argc, char **argv);
 int g3_cli_diff(int argc, char **argv);
 int g3_cli_tokenize(int argc, char **argv);
 int g3_cli_detokenize(int argc, char **argv);
+int g3_cli_bench(int argc, char **argv);
 
 #endif /* G3_CLI_H */

@@ -46,11 +46,7 @@ int g3_cli_chat(int argc, char **argv)
         return s.model_path ? 1 : 2;
     }
     g3_chat_template t;
-    char warn[256] = "";
-    g3_err e = {0};
-    g3_chat_template_from_gguf(s.model->gguf, &t, warn, sizeof(warn), &e);
-    if (warn[0])
-        fprintf(stderr, "g3vk chat: %s\n", warn);
+    g3_cli_chat_template(&s, "chat", &t);
     const bool tty = isatty(0) && isatty(1);
     if (tty)
         fprintf(stderr, "g3vk chat: /reset forgets the conversation, /exit quits, Ctrl-C stops "
@@ -93,12 +89,7 @@ int g3_cli_chat(int argc, char **argv)
         g3_err re = {0};
         g3_status st;
         if (!started) {
-            g3_chat_msg msgs[2];
-            int m = 0;
-            if (s.system)
-                msgs[m++] = (g3_chat_msg){"system", s.system};
-            msgs[m++] = (g3_chat_msg){"user", line};
-            st = g3_chat_render(&t, msgs, m, true, &text, &text_len, &re);
+            st = g3_cli_render_first_turn(&s, &t, line, &text, &text_len, &re);
         } else {
             /* The last reply stopped at <end_of_turn> without feeding it. */
             st = g3_chat_render_next_turn(&t, line, false, &text, &text_len, &re);

@@ -113,17 +113,9 @@ int g3_cli_run(int argc, char **argv)
     size_t text_len = prompt_len;
     if (!s.raw) {
         g3_chat_template t;
-        char warn[256] = "";
         g3_err e = {0};
-        g3_chat_template_from_gguf(s.model->gguf, &t, warn, sizeof(warn), &e);
-        if (warn[0])
-            fprintf(stderr, "g3vk run: %s\n", warn);
-        g3_chat_msg msgs[2];
-        int n = 0;
-        if (s.system)
-            msgs[n++] = (g3_chat_msg){"system", s.system};
-        msgs[n++] = (g3_chat_msg){"user", prompt};
-        if (g3_chat_render(&t, msgs, n, true, &text, &text_len, &e) != G3_OK) {
+        g3_cli_chat_template(&s, "run", &t);
+        if (g3_cli_render_first_turn(&s, &t, prompt, &text, &text_len, &e) != G3_OK) {
             fprintf(stderr, "g3vk run: %s\n", e.msg);
             goto done;
         }

@@ -403,3 +403,23 @@ void g3_cli_print_timings(const g3_cli_session *s, FILE *f)
             s->t_prompt > 0 ? s->n_prompt_tokens / s->t_prompt : 0.0, s->n_gen_tokens,
             s->t_gen > 0 ? s->n_gen_tokens / s->t_gen : 0.0);
 }
+
+void g3_cli_chat_template(g3_cli_session *s, const char *cmd, g3_chat_template *t)
+{
+    char warn[256] = "";
+    g3_err e = {0};
+    g3_chat_template_from_gguf(s->model->gguf, t, warn, sizeof(warn), &e);
+    if (warn[0])
+        fprintf(stderr, "g3vk %s: %s\n", cmd, warn);
+}
+
+g3_status g3_cli_render_first_turn(const g3_cli_session *s, const g3_chat_template *t,
+                                   const char *user, char **text, size_t *len, g3_err *err)
+{
+    g3_chat_msg msgs[2];
+    int n = 0;
+    if (s->system)
+        msgs[n++] = (g3_chat_msg){"system", s->system};
+    msgs[n++] = (g3_chat_msg){"user", user};
+    return g3_chat_render(t, msgs, n, true, text, len, err);
+}

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "chat.h"
 #include "engine.h"
 #include "sampler.h"
 #include "stop.h"
@@ -84,5 +85,14 @@ void g3_cli_print_timings(const g3_cli_session *s, FILE *f);
  * prints why and returns NULL on failure. */
 int32_t *g3_cli_encode(g3_cli_session *s, const char *cmd, const char *text, size_t len,
                          bool add_bos, bool parse_special, int *n);
+
+/* The model's chat template choices (the built-in Gemma 3 one, with a warning
+ * printed, when the file's template is not recognized). */
+void g3_cli_chat_template(g3_cli_session *s, const char *cmd, g3_chat_template *t);
+
+/* The first turn of a conversation: --system (if any) and the user's text,
+ * with the generation prompt. */
+g3_status g3_cli_render_first_turn(const g3_cli_session *s, const g3_chat_template *t,
+                                   const char *user, char **text, size_t *len, g3_err *err);
 
 #endif /* G3_CLI_SESSION_H */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vk.h"
 
 static const struct {
     const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"diff", g3_cli_diff, "compare every op of the Vulkan backend with the CPU reference"},
     {"tokenize", g3_cli_tokenize, "text (JSON lines) -> token ids"},
     {"detokenize", g3_cli_detokenize, "token ids (JSON lines) -> text"},
+    {"bench", g3_cli_bench, "measure prefill and decode speed (llama-bench style)"},
 };
 
 static void usage(FILE *f)
@@ -34,8 +36,18 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            /* With the validation layer on (G3_VK_VALIDATION=1), any message fails the
+             * run: that is how scripted GPU tests see them. */
+            const unsigned n = g3_vk_validation_total();
+            if (n) {
+                fprintf(stderr, "g3vk: %u Vulkan validation message(s) (printed above)\n", n);
+                if (rc == 0)
+                    rc = 1;
+            }
+            return rc;
+        }
     fprintf(stderr, "g3vk: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
