@@ -6,20 +6,7 @@
 # Speeds are never asserted. usage: test_bench.sh /path/to/g3vk (label gpu)
 set -u
 g3vk=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect STATUS NEEDLE -- command...: exit status and a substring of stdout+stderr.
-expect() {
-  local want=$1 needle=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, want $want: $out"; return; fi
-  case "$out" in *"$needle"*) ok ;; *) bad "$* -> output lacks '$needle': $out" ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 synth() { "$g3vk" synth --out "$1" --layers 2 --vocab 600 --type q8_0 "${@:2}" >/dev/null; }
 synth "$tmp/a.gguf" && synth "$tmp/b.gguf" --seed 11 && ok || bad "synth failed"

@@ -4,20 +4,7 @@
 # usage: test_cli.sh /path/to/g3vk   (CTest passes it; label unit)
 set -u
 g3vk=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect STATUS NEEDLE -- command...: exit status and a substring of stdout+stderr.
-expect() {
-  local want=$1 needle=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, want $want: $out"; return; fi
-  case "$out" in *"$needle"*) ok ;; *) bad "$* -> output lacks '$needle': $out" ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 expect 2 "usage: g3vk" -- "$g3vk"
 expect 0 "synth" -- "$g3vk" --help

@@ -8,18 +8,7 @@ g3vk=$1
 # The backend under test: cpu in the sanitizer build (label unit), vulkan on
 # lavapipe in the plain build (label gpu).
 B=${G3_TEST_BACKEND:-cpu}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS NEEDLE -- command...
-  local want=$1 needle=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1 </dev/null); rc=$?
-  if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, want $want: $out"; return; fi
-  case "$out" in *"$needle"*) ok ;; *) bad "$* -> output lacks '$needle': $out" ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 # A model with the real Gemma 3 vocabulary (first 4096 pieces: the control
 # tokens, byte pieces and the chat template's pieces are all there).

@@ -293,20 +293,6 @@ static void stats(test_row *r)
 
 /* ---- output ---------------------------------------------------------------- */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        const unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
 
 static void csv_str(const char *s)
 {
@@ -356,19 +342,19 @@ static void print_row(const bench_opts *o, const model_run *m, const test_row *r
         return;
     }
     printf("%s  {\n    \"build_commit\": ", first ? "" : ",\n");
-    json_str(G3_GIT_COMMIT);
+    g3_cli_json_str(G3_GIT_COMMIT);
     printf(",\n    \"model_filename\": ");
-    json_str(m->file);
+    g3_cli_json_str(m->file);
     printf(",\n    \"model_path\": ");
-    json_str(m->path);
+    g3_cli_json_str(m->path);
     printf(",\n    \"model_size\": %" PRIu64 ",\n    \"model_n_params\": %" PRIu64 ",\n",
            m->n_bytes, m->n_params);
     printf("    \"weight_types\": ");
-    json_str(m->types);
+    g3_cli_json_str(m->types);
     printf(",\n    \"backend\": \"%s\",\n    \"device\": ", m->backend);
-    json_str(m->device);
+    g3_cli_json_str(m->device);
     printf(",\n    \"driver\": ");
-    json_str(m->driver);
+    g3_cli_json_str(m->driver);
     printf(",\n    \"n_threads\": %d,\n    \"n_depth\": %lld,\n    \"n_prompt\": %d,\n"
            "    \"n_gen\": %d,\n    \"test\": \"%s\",\n    \"load_ms\": %.3f,\n"
            "    \"ttft_ms\": %s,\n    \"logits_hash\": \"%s\",\n    \"first_token\": %d,\n"

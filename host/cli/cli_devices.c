@@ -98,26 +98,11 @@ static void print_text(const g3_vk_device_info *d, bool chosen)
     printf("      compute queue      family %d\n", d->compute_queue_family);
 }
 
-/* A JSON string literal (quotes, backslashes and control characters escaped). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        const unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
 
 static void json_kv_str(const char *key, const char *value, bool last)
 {
     printf("      \"%s\": ", key);
-    json_str(value);
+    g3_cli_json_str(value);
     printf(last ? "\n" : ",\n");
 }
 
@@ -219,9 +204,9 @@ int g3_cli_devices(int argc, char **argv)
         fprintf(stderr, "g3vk devices: %s\n", err.msg);
         if (json) {
             printf("{\n  \"error\": ");
-            json_str(err.msg);
+            g3_cli_json_str(err.msg);
             printf(",\n  \"status\": ");
-            json_str(g3_status_string(st));
+            g3_cli_json_str(g3_status_string(st));
             printf(",\n  \"devices\": []\n}\n");
         }
         free(infos);
@@ -234,11 +219,11 @@ int g3_cli_devices(int argc, char **argv)
     const uint32_t loader = g3_vk_loader_version();
     if (json) {
         printf("{\n  \"loader_version\": ");
-        json_str(g3_vk_api_version_string(loader, lv, sizeof(lv)));
+        g3_cli_json_str(g3_vk_api_version_string(loader, lv, sizeof(lv)));
         printf(",\n  \"chosen\": %d,\n", chosen >= 0 ? chosen + 1 : 0);
         if (chosen < 0) {
             printf("  \"error\": ");
-            json_str(err.msg);
+            g3_cli_json_str(err.msg);
             printf(",\n");
         }
         printf("  \"devices\": [\n");

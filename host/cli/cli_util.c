@@ -69,3 +69,18 @@ const char *g3_cli_bytes(unsigned long long n, char *buf, int cap)
         snprintf(buf, (size_t)cap, "%llu B", n);
     return buf;
 }
+
+void g3_cli_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}

@@ -15,6 +15,9 @@ bool g3_cli_float(const char *flag, const char *s, double min, double max, doubl
 const char *g3_cli_value(int argc, char **argv, int *i);
 /* Parses --backend cpu|vulkan|auto. */
 bool g3_cli_backend(const char *s, g3_backend *out);
+/* Prints s as a JSON string literal (quotes, backslashes and control
+ * characters escaped) to stdout. */
+void g3_cli_json_str(const char *s);
 /* "1.23 GiB"-style size into buf. */
 const char *g3_cli_bytes(unsigned long long n, char *buf, int cap);
 
