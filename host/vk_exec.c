@@ -208,7 +208,7 @@ static g3_status record(g3_vk_exec *ex, g3_vk_cmd *cmd, bool logits, g3_err *err
                 pieces[p] = g3_vk_weight_piece(w, p);
             const g3_vk_embedding emb = {.type = info.type, .cols = (uint32_t)info.cols,
                                          .row_bytes = info.row_bytes, .n_pieces = info.n_pieces,
-                                         .pieces = pieces};
+                                         .pieces = pieces, .streams = info.streams};
             g3_vk_record_embed(cmd, ex->ops, &emb, tokens, T, sqrtf((float)in->n_embd),
                                loc(ex, nd->dst));
             break;

@@ -97,6 +97,8 @@ typedef struct g3_vk_device_info {
     uint64_t min_storage_buffer_offset_alignment; /* binding offsets are multiples   */
     uint32_t max_storage_buffers_per_stage;
     uint32_t max_push_constants_size;
+    uint32_t max_uniform_buffer_range;     /* largest bytes one uniform binding may see */
+    uint64_t min_uniform_buffer_offset_alignment;
     uint32_t max_compute_shared_memory_size;
     uint32_t max_compute_work_group_count[3];
     uint32_t max_compute_work_group_size[3];
@@ -252,6 +254,7 @@ static inline g3_vk_spec g3_vk_spec_f32(uint32_t id, float v)
 typedef struct g3_vk_pipeline_desc {
     g3_shader_id shader;        /* G3_SHADER_<NAME>                                   */
     uint32_t n_bindings;        /* storage buffers at bindings 0..n-1 (<= MAX_BINDINGS)*/
+    uint32_t uniform_mask;      /* bit i: binding i is a uniform buffer instead       */
     uint32_t push_size;         /* bytes of the push-constant block (multiple of 4)   */
     uint32_t n_spec;            /* entries used in spec                               */
     g3_vk_spec spec[G3_VK_MAX_SPEC];

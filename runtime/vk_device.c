@@ -170,6 +170,8 @@ void g3_vk_query_device(VkPhysicalDevice pd, uint32_t instance_api, int index,
     info->min_storage_buffer_offset_alignment = l->minStorageBufferOffsetAlignment;
     info->max_storage_buffers_per_stage = l->maxPerStageDescriptorStorageBuffers;
     info->max_push_constants_size = l->maxPushConstantsSize;
+    info->max_uniform_buffer_range = l->maxUniformBufferRange;
+    info->min_uniform_buffer_offset_alignment = l->minUniformBufferOffsetAlignment;
     info->max_compute_shared_memory_size = l->maxComputeSharedMemorySize;
     for (int i = 0; i < 3; i++) {
         info->max_compute_work_group_count[i] = l->maxComputeWorkGroupCount[i];

@@ -26,15 +26,17 @@ static g3_status add_pool(g3_vk_cmd *cmd)
     if (!pools)
         return g3_err_set(&cmd->err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     cmd->pools = pools;
-    const VkDescriptorPoolSize size = {
-        .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS,
+    const VkDescriptorPoolSize size[2] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+         .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+         .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS},
     };
     const VkDescriptorPoolCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = G3_VK_SETS_PER_POOL,
-        .poolSizeCount = 1,
-        .pPoolSizes = &size,
+        .poolSizeCount = 2,
+        .pPoolSizes = size,
     };
     VkDescriptorPool pool = VK_NULL_HANDLE;
     G3_VK_TRY(ctx, &cmd->err, ctx->vk.vkCreateDescriptorPool(ctx->device, &ci, NULL, &pool));
@@ -225,6 +227,15 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
                                  "dispatch %s: binding %u [%llu, +%llu) is outside its buffer",
                                  name, i, (unsigned long long)b->offset,
                                  (unsigned long long)range);
+        const bool ubo = pipe && (pipe->uniform_mask >> i & 1);
+        if (ubo && (range > in->max_uniform_buffer_range ||
+                    b->offset % in->min_uniform_buffer_offset_alignment))
+            return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+                              "dispatch %s: uniform binding %u [%llu, +%llu) exceeds "
+                              "maxUniformBufferRange (%u) or is misaligned (%llu)",
+                              name, i, (unsigned long long)b->offset,
+                              (unsigned long long)range, in->max_uniform_buffer_range,
+                              (unsigned long long)in->min_uniform_buffer_offset_alignment);
         /* The planner splits tensors so these hold; failing here beats a device fault. */
         if (range > in->max_storage_buffer_range)
             return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
@@ -250,7 +261,9 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
                 .dstSet = set,
                 .dstBinding = i,
                 .descriptorCount = 1,
-                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .descriptorType = pipe->uniform_mask >> i & 1
+                                      ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                      : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                 .pBufferInfo = &bi[i],
             };
         ctx->vk.vkUpdateDescriptorSets(ctx->device, n_bindings, w, 0, NULL);

@@ -66,6 +66,7 @@ struct g3_vk_pipeline {
     VkPipelineLayout layout;
     VkPipeline pipeline;
     uint32_t n_bindings;
+    uint32_t uniform_mask; /* bit i: binding i is a uniform buffer */
     uint32_t push_size;
 };
 

@@ -52,6 +52,8 @@ struct g3_vk_matvec {
     /* [type index][aligned4][1 token, G3_MATVEC_MAX_TOKENS]: created on the first
        upload of that type and alignment */
     g3_vk_pipeline *pipes[G3_VK_MV_NTYPES][2][2];
+    g3_vk_pipeline *spipes[2][3]; /* STREAMS: [Q8_0, Q4_0][1 token, batch, 1 token
+                                     with x in a uniform buffer]                    */
 };
 
 typedef struct g3_vk_piece {
@@ -69,6 +71,9 @@ struct g3_vk_weight {
     uint32_t cols, rows, row_bytes;
     uint32_t rows_per_piece;
     uint32_t n_pieces;
+    bool streams;        /* G3_VK_MATVEC_LAYOUT_STREAMS                              */
+    bool x_ubo;          /* pipe[0] reads x from a uniform buffer                    */
+    uint32_t qrow;       /* STREAMS: quant bytes per row                             */
     g3_vk_piece *pieces; /* (n_pieces) */
 };
 
@@ -117,12 +122,26 @@ g3_status g3_vk_matvec_create(g3_vk_context *ctx, const g3_vk_matvec_options *op
                                    d->max_compute_work_group_size[0]);
     if (o.mode == G3_VK_MATVEC_AUTO)
         o.mode = d->type == G3_VK_DEVICE_CPU ? G3_VK_MATVEC_LANE : G3_VK_MATVEC_GROUP;
+    if (o.mode > G3_VK_MATVEC_LANE || o.layout > G3_VK_MATVEC_LAYOUT_STREAMS)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "matvec: unknown mode %d or layout %d",
+                          (int)o.mode, (int)o.layout);
+    /* STREAMS: lane mode, 64-bit loads, x spread with subgroupBroadcast. */
+    const bool can_streams = o.mode == G3_VK_MATVEC_LANE && d->shader_int64 &&
+                             (d->subgroup_ops & G3_VK_SUBGROUP_BALLOT);
+    if (o.layout == G3_VK_MATVEC_LAYOUT_AUTO)
+        o.layout = can_streams ? G3_VK_MATVEC_LAYOUT_STREAMS : G3_VK_MATVEC_LAYOUT_GGUF;
+    if (o.layout == G3_VK_MATVEC_LAYOUT_STREAMS && !can_streams)
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
+                          "matvec: the streams layout needs lane mode, 64-bit integers and "
+                          "subgroup ballot (%s)", d->name);
+    /* STREAMS (measured on lavapipe, full-size model): 8 rows per invocation share each
+     * x load (+20% over 4 on the LM head); 32 invocations keep 640-row matrices in 3
+     * groups for the device's threads. */
+    const bool streams = o.layout == G3_VK_MATVEC_LAYOUT_STREAMS;
     if (!o.wg_size)
-        o.wg_size = G3_MIN(G3_MAX(64u, d->subgroup_size), max_wg);
+        o.wg_size = G3_MIN(G3_MAX(streams ? 32u : 64u, d->subgroup_size), max_wg);
     if (!o.rows_per_wg)
-        o.rows_per_wg = o.mode == G3_VK_MATVEC_LANE ? 4 : 2;
-    if (o.mode > G3_VK_MATVEC_LANE)
-        return g3_err_set(err, G3_ERR_INVALID_ARG, "matvec: unknown mode %d", (int)o.mode);
+        o.rows_per_wg = streams ? 8 : o.mode == G3_VK_MATVEC_LANE ? 4 : 2;
     if (o.wg_size > max_wg || o.rows_per_wg > 64 ||
         mv_shared_bytes(o.wg_size, o.rows_per_wg) > d->max_compute_shared_memory_size)
         return g3_err_set(err, G3_ERR_UNSUPPORTED,
@@ -160,6 +179,9 @@ void g3_vk_matvec_free(g3_vk_matvec *mv)
         for (int a = 0; a < 2; a++)
             for (int n = 0; n < 2; n++)
                 g3_vk_pipeline_free(mv->ctx, mv->pipes[i][a][n]);
+    for (int a = 0; a < 2; a++)
+        for (int n = 0; n < 3; n++)
+            g3_vk_pipeline_free(mv->ctx, mv->spipes[a][n]);
     free(mv);
 }
 
@@ -168,13 +190,22 @@ g3_vk_matvec_options g3_vk_matvec_get_options(const g3_vk_matvec *mv)
     return mv ? mv->opt : (g3_vk_matvec_options){0};
 }
 
-static g3_status mv_pipeline(g3_vk_matvec *mv, int ti, bool aligned4, int batch,
+/* streams: the STREAMS kernel of Q8_0 / Q4_0 (ti's type), aligned4 unused; batch 2:
+ * its 1-token variant with x in a uniform buffer. */
+static g3_status mv_pipeline(g3_vk_matvec *mv, int ti, bool aligned4, bool streams, int batch,
                              const g3_vk_pipeline **out, g3_err *err)
 {
-    g3_vk_pipeline **slot = &mv->pipes[ti][aligned4][batch];
+    const bool q4 = g3_vk_mv_types[ti].type == G3_TYPE_Q4_0;
+    g3_vk_pipeline **slot =
+        streams ? &mv->spipes[q4][batch] : &mv->pipes[ti][aligned4][batch];
     if (!*slot) {
         const g3_vk_pipeline_desc desc = {
-            .shader = g3_vk_mv_types[ti].shader,
+            .shader = !streams   ? g3_vk_mv_types[ti].shader
+                      : batch == 2 ? (q4 ? G3_SHADER_MATVEC_STREAMS_Q4_0_U
+                                         : G3_SHADER_MATVEC_STREAMS_Q8_0_U)
+                      : q4         ? G3_SHADER_MATVEC_STREAMS_Q4_0
+                                   : G3_SHADER_MATVEC_STREAMS_Q8_0,
+            .uniform_mask = batch == 2 ? 1u << G3_MATVEC_BINDING_X : 0,
             .n_bindings = 3,
             .push_size = sizeof(struct g3_pc_matvec),
             .n_spec = 5,
@@ -182,7 +213,7 @@ static g3_status mv_pipeline(g3_vk_matvec *mv, int ti, bool aligned4, int batch,
                      {G3_MATVEC_SPEC_ROWS, mv->opt.rows_per_wg},
                      {G3_MATVEC_SPEC_ALIGNED4, aligned4},
                      {G3_MATVEC_SPEC_LANE_ROWS, mv->opt.mode == G3_VK_MATVEC_LANE},
-                     {G3_MATVEC_SPEC_TOKENS, batch ? G3_MATVEC_MAX_TOKENS : 1}},
+                     {G3_MATVEC_SPEC_TOKENS, batch == 1 ? G3_MATVEC_MAX_TOKENS : 1}},
         };
         g3_status st = g3_vk_pipeline_create(mv->ctx, &desc, slot, err);
         if (st != G3_OK)
@@ -216,6 +247,7 @@ g3_vk_weight_info g3_vk_weight_get_info(const g3_vk_weight *w)
     in.row_bytes = w->row_bytes;
     in.n_pieces = w->n_pieces;
     in.rows_per_piece = w->rows_per_piece;
+    in.streams = w->streams;
     for (uint32_t i = 0; i < w->n_pieces; i++)
         in.device_bytes += g3_vk_buffer_size(w->pieces[i].buf);
     return in;
@@ -269,6 +301,37 @@ static g3_status stage_copy(g3_vk_cmd *cmd, g3_vk_buffer *staging, const uint8_t
     return G3_OK;
 }
 
+/* STREAMS layout of `rows` rows (matvec_streams.comp): bytes of the quants, offset of
+ * the scales, scale bytes per row, total. */
+typedef struct streams_geom {
+    uint64_t s_off, sb, total;
+} streams_geom;
+
+static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
+{
+    streams_geom g;
+    g.s_off = (rows * w->qrow + 31) / 32 * 32;
+    g.sb = ((uint64_t)w->cols / 32 * 2 + 31) / 32 * 32;
+    g.total = g.s_off + rows * g.sb;
+    return g;
+}
+
+/* Rows [row0, row0 + rows) of GGUF Q8_0 / Q4_0 data into the STREAMS image dst. */
+static void streams_fill(const g3_vk_weight *w, const uint8_t *src, uint64_t rows, uint8_t *dst)
+{
+    const streams_geom g = streams_of(w, rows);
+    const uint32_t nblk = w->cols / 32, bb = w->type == G3_TYPE_Q4_0 ? 18 : 34;
+    const uint32_t qb = bb - 2; /* quant bytes per block */
+    memset(dst, 0, g.total);
+    for (uint64_t r = 0; r < rows; r++) {
+        const uint8_t *row = src + r * w->row_bytes;
+        for (uint32_t b = 0; b < nblk; b++) {
+            memcpy(dst + r * w->qrow + (uint64_t)b * qb, row + (uint64_t)b * bb + 2, qb);
+            memcpy(dst + g.s_off + r * g.sb + 2ull * b, row + (uint64_t)b * bb, 2);
+        }
+    }
+}
+
 g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progress_fn progress,
                               void *user, g3_vk_weight **out, g3_err *err)
 {
@@ -301,9 +364,13 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     vw->cols = (uint32_t)w->ne[0];
     vw->rows = (uint32_t)w->ne[1];
     vw->row_bytes = (uint32_t)row_bytes;
+    vw->streams = mv->opt.layout == G3_VK_MATVEC_LAYOUT_STREAMS &&
+                  (w->type == G3_TYPE_Q8_0 || w->type == G3_TYPE_Q4_0);
+    vw->qrow = vw->cols / (w->type == G3_TYPE_Q4_0 ? 2 : 1);
     /* Whole rows per piece; each piece has its own buffer, so every binding starts
      * at offset 0 and minStorageBufferOffsetAlignment never constrains the split. */
-    const uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES) / row_bytes;
+    const uint64_t per_row = vw->streams ? vw->qrow + streams_of(vw, 1).sb : row_bytes;
+    const uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
     vw->rows_per_piece = (uint32_t)G3_MIN(rpp, (uint64_t)vw->rows);
     vw->n_pieces = (vw->rows + vw->rows_per_piece - 1) / vw->rows_per_piece;
     vw->pieces = calloc(vw->n_pieces, sizeof(*vw->pieces));
@@ -314,12 +381,18 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     /* Every 32-bit field sits on a 4-byte boundary when blocks and rows are multiples
      * of 4 bytes (F16/BF16: two values per word, units of four). */
     const bool aligned4 = row_bytes % 4 == 0 && (t->bytes % 4 == 0 || t->block == 1);
-    if ((st = mv_pipeline(mv, ti, aligned4, 0, &vw->pipe[0], err)) != G3_OK ||
-        (st = mv_pipeline(mv, ti, aligned4, 1, &vw->pipe[1], err)) != G3_OK)
+    /* One token's x in a uniform buffer where it fits the 16 KiB every device binds. */
+    vw->x_ubo = vw->streams && (uint64_t)vw->cols * 4 + 256 <=
+                                   G3_MIN(G3_MATVEC_UBO_VEC4 * 16u,
+                                          ctx->info.max_uniform_buffer_range);
+    if ((st = mv_pipeline(mv, ti, aligned4, vw->streams, vw->x_ubo ? 2 : 0, &vw->pipe[0],
+                          err)) != G3_OK ||
+        (st = mv_pipeline(mv, ti, aligned4, vw->streams, 1, &vw->pipe[1], err)) != G3_OK)
         goto out;
 
     const uint64_t total = (uint64_t)vw->rows * row_bytes;
-    if ((st = g3_vk_buffer_create(ctx, G3_MIN(G3_VK_MV_STAGING, total + G3_MATVEC_PAD_BYTES),
+    const uint64_t image = vw->streams ? streams_of(vw, vw->rows_per_piece).total : total;
+    if ((st = g3_vk_buffer_create(ctx, G3_MIN(G3_VK_MV_STAGING, image + G3_MATVEC_PAD_BYTES),
                                   G3_VK_MEMORY_UPLOAD, "matvec staging", &staging, err)) !=
             G3_OK ||
         (st = g3_vk_cmd_create(ctx, &cmd, err)) != G3_OK)
@@ -330,19 +403,38 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
         pc->row0 = i * vw->rows_per_piece;
         pc->rows = G3_MIN(vw->rows_per_piece, vw->rows - pc->row0);
         const uint64_t bytes = (uint64_t)pc->rows * row_bytes;
+        const uint64_t dev_bytes = vw->streams ? streams_of(vw, pc->rows).total : bytes;
         char bname[160];
         if (vw->n_pieces == 1)
             snprintf(bname, sizeof(bname), "%s", name);
         else
             snprintf(bname, sizeof(bname), "%s [rows %u..%u]", name, pc->row0,
                      pc->row0 + pc->rows - 1);
-        if ((st = g3_vk_buffer_create(ctx, bytes + G3_MATVEC_PAD_BYTES, G3_VK_MEMORY_DEVICE,
+        if ((st = g3_vk_buffer_create(ctx, dev_bytes + G3_MATVEC_PAD_BYTES, G3_VK_MEMORY_DEVICE,
                                       bname, &pc->buf, err)) != G3_OK)
             goto out;
         const uint8_t *src = (const uint8_t *)w->data + (uint64_t)pc->row0 * row_bytes;
-        if ((st = stage_copy(cmd, staging, src, bytes, pc->buf, &done, total, progress, user,
-                             err)) != G3_OK)
+        if (vw->streams) {
+            /* Re-laid out on the host, then copied; progress counts GGUF bytes. */
+            uint8_t *img = malloc(dev_bytes);
+            if (!img) {
+                st = g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
+                goto out;
+            }
+            streams_fill(vw, src, pc->rows, img);
+            uint64_t img_done = 0;
+            st = stage_copy(cmd, staging, img, dev_bytes, pc->buf, &img_done, dev_bytes, NULL,
+                            NULL, err);
+            free(img);
+            if (st != G3_OK)
+                goto out;
+            done += bytes;
+            if (progress)
+                progress(user, done, total);
+        } else if ((st = stage_copy(cmd, staging, src, bytes, pc->buf, &done, total, progress,
+                                    user, err)) != G3_OK) {
             goto out;
+        }
     }
     g3_vk_cmd_free(cmd);
     g3_vk_buffer_free(ctx, staging);
@@ -406,14 +498,16 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
         const uint32_t nt = G3_MIN(n_tokens - t0, (uint32_t)G3_MATVEC_MAX_TOKENS);
         struct g3_pc_matvec pc = {
             .n_cols = w->cols,
-            .row_bytes = w->row_bytes,
+            .row_bytes = w->streams ? w->qrow : w->row_bytes,
             .x_stride = w->cols,
             .y_stride = w->rows,
             .n_tokens = nt,
         };
         g3_vk_binding b[3];
-        b[G3_MATVEC_BINDING_X] =
-            bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, 16, &pc.x_off);
+        const bool ubo = nt == 1 && w->x_ubo;
+        const uint64_t xa =
+            ubo ? G3_MAX(16, cmd->ctx->info.min_uniform_buffer_offset_alignment) : 16;
+        b[G3_MATVEC_BINDING_X] = bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, xa, &pc.x_off);
         for (uint32_t i = 0; i < w->n_pieces; i++) {
             const g3_vk_piece *p = &w->pieces[i];
             /* Only the rows of this piece, for these tokens: the y range of each

@@ -3,8 +3,9 @@
  * (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
  * IQ4_XS). Activations are fp32, sums are fp32.
  *
- * Weights stay in their GGUF block layout on the device. A weight larger than the
- * device's maxStorageBufferRange (the 262144 x 640 Q8_0 LM head is 170 MiB; lavapipe
+ * Weights stay in their GGUF block layout on the device, except Q8_0 / Q4_0 in the
+ * STREAMS layout (g3_vk_matvec_layout; CPU devices by default). A weight larger than
+ * the device's maxStorageBufferRange (the 262144 x 640 Q8_0 LM head is 170 MiB; lavapipe
  * and many mobile GPUs bind at most 128 MiB) is split by whole rows into pieces, each
  * in its own buffer, and the kernel runs once per piece.
  *
@@ -29,6 +30,19 @@ typedef enum g3_vk_matvec_mode {
                                a per-lane loop                                       */
 } g3_vk_matvec_mode;
 
+/* How Q8_0 / Q4_0 weights lie on the device (the other types keep GGUF blocks). */
+typedef enum g3_vk_matvec_layout {
+    G3_VK_MATVEC_LAYOUT_AUTO = 0,    /* STREAMS in LANE mode on devices with 64-bit
+                                        integers and subgroup ballot, else GGUF      */
+    G3_VK_MATVEC_LAYOUT_GGUF = 1,    /* the file's blocks as they are                */
+    G3_VK_MATVEC_LAYOUT_STREAMS = 2, /* re-laid out at upload: per piece, the quants
+                                        of each row (32-byte aligned rows of 16/32-byte
+                                        blocks), then the f16 block scales per row
+                                        (matvec_streams.comp); LANE mode only: one
+                                        64-bit vector load per block and row, x as a
+                                        uniform buffer (10-20% on lavapipe)          */
+} g3_vk_matvec_layout;
+
 /* Zero-initialize and set only what you need; zero means "the device's default". */
 typedef struct g3_vk_matvec_options {
     g3_vk_matvec_mode mode;
@@ -39,6 +53,7 @@ typedef struct g3_vk_matvec_options {
                                  (tests force a split on any device)                 */
     uint32_t max_groups_x;    /* cap on workgroups per dispatch dimension, below
                                  maxComputeWorkGroupCount (tests force the fold)      */
+    g3_vk_matvec_layout layout; /* resolved to GGUF or STREAMS                       */
 } g3_vk_matvec_options;
 
 /* The matvec kernels of one context: a pipeline per weight type (and alignment
@@ -87,6 +102,7 @@ typedef struct g3_vk_weight_info {
     uint32_t n_pieces;       /* dispatches per token chunk                  */
     uint32_t rows_per_piece; /* all pieces but the last have this many rows */
     uint64_t device_bytes;   /* sum of the pieces' buffer sizes             */
+    bool streams;            /* G3_VK_MATVEC_LAYOUT_STREAMS (Q8_0, Q4_0)    */
 } g3_vk_weight_info;
 
 g3_vk_weight_info g3_vk_weight_get_info(const g3_vk_weight *w);

@@ -56,6 +56,8 @@ enum {
     P_ARGMAX_FINAL,
     P_TOPK,
     P_TOPK_FINAL,
+    P_EMBED_STREAMS_Q8_0, /* STREAMS-layout tables (vk_matvec.h) */
+    P_EMBED_STREAMS_Q4_0,
     P_EMBED,                                        /* + 2 * type index + aligned4 */
     P_COUNT = P_EMBED + 2 * (int)G3_VK_EMBED_NTYPES,
 };
@@ -175,6 +177,13 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
         d.spec[0].value = o->select_wg_size;
         d.spec[d.n_spec++] =
             (g3_vk_spec){G3_SELECT_SPEC_FINAL, slot == P_ARGMAX_FINAL || slot == P_TOPK_FINAL};
+        break;
+    case P_EMBED_STREAMS_Q8_0:
+    case P_EMBED_STREAMS_Q4_0:
+        d.shader = slot == P_EMBED_STREAMS_Q8_0 ? G3_SHADER_EMBED_STREAMS_Q8_0
+                                                : G3_SHADER_EMBED_STREAMS_Q4_0;
+        d.n_bindings = 3;
+        d.push_size = sizeof(struct g3_pc_embed);
         break;
     default: {
         const int ti = (slot - P_EMBED) / 2;
@@ -304,9 +313,15 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
         return fail(cmd, G3_ERR_INVALID_ARG, "embed: %u columns in %llu bytes per row do not "
                     "fit blocks of %u values in %u bytes", emb->cols,
                     (unsigned long long)emb->row_bytes, t->block, t->bytes);
+    const bool streams = emb->streams;
+    if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0)
+        return fail(cmd, G3_ERR_INVALID_ARG, "embed: the streams layout is for Q8_0 / Q4_0");
+    /* STREAMS: quants per row, then the scales (vk_matvec.h, embed_streams.comp). */
+    const uint64_t qrow = t->type == G3_TYPE_Q4_0 ? emb->cols / 2 : emb->cols;
+    const uint64_t sb = ((uint64_t)emb->cols / 32 * 2 + 31) / 32 * 32;
     struct g3_pc_embed pc = {
         .n_cols = emb->cols,
-        .row_bytes = (uint32_t)emb->row_bytes,
+        .row_bytes = (uint32_t)(streams ? qrow : emb->row_bytes),
         .n_tokens = n_tokens,
         .scale = scale,
     };
@@ -318,17 +333,24 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     /* Every 32-bit field is word-aligned when rows and blocks are (F16/BF16 rows of a
      * multiple of 2 values: units of 4 values are 8 bytes). */
     const bool aligned4 = emb->row_bytes % 4 == 0 && (t->bytes % 4 == 0 || t->block == 1);
-    const g3_vk_pipeline *pp = get_pipe(cmd, ops, P_EMBED + 2 * ti + aligned4);
+    const g3_vk_pipeline *pp =
+        get_pipe(cmd, ops, !streams                     ? P_EMBED + 2 * ti + aligned4
+                           : t->type == G3_TYPE_Q8_0 ? P_EMBED_STREAMS_Q8_0
+                                                       : P_EMBED_STREAMS_Q4_0);
     if (!pp)
         return cmd->err.status;
     /* Dequant units per row (dequant.glsl): 4 values for the float types, 8 or 16
      * for the blocks; counting 8 over-covers the 16-value types, whose surplus
      * invocations return at once. */
-    const uint32_t units = t->block == 1 ? (emb->cols + 3) / 4 : emb->cols / 8;
+    const uint32_t units = streams         ? emb->cols /* one column per invocation */
+                           : t->block == 1 ? (emb->cols + 3) / 4
+                                           : emb->cols / 8;
     const uint32_t groups = (units + ops->opt.wg_size - 1) / ops->opt.wg_size;
     for (uint32_t i = 0; i < emb->n_pieces; i++) {
         const g3_vk_rows *r = &emb->pieces[i];
-        const uint64_t bytes = (uint64_t)r->n_rows * emb->row_bytes + G3_MATVEC_PAD_BYTES;
+        const uint64_t bytes =
+            (streams ? ((uint64_t)r->n_rows * qrow + 31) / 32 * 32 + r->n_rows * sb
+                     : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,
                                 &b[G3_EMBED_BINDING_W], &pc.w_off))
             return fail(cmd, G3_ERR_INVALID_ARG, "embed: piece %u (rows %u..+%u, %llu bytes "

@@ -84,6 +84,8 @@ typedef struct g3_vk_embedding {
     uint64_t row_bytes;
     uint32_t n_pieces;
     const g3_vk_rows *pieces; /* disjoint; a token in none of them writes nothing    */
+    bool streams;             /* Q8_0 / Q4_0 pieces in vk_matvec.h's STREAMS layout
+                                 (the tied LM head of a lane-mode device), at offset 0 */
 } g3_vk_embedding;
 
 /* F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,

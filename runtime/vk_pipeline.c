@@ -72,6 +72,7 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     p->shader = desc->shader;
     p->n_bindings = desc->n_bindings;
+    p->uniform_mask = desc->uniform_mask;
     p->push_size = desc->push_size;
 
     const VkShaderModuleCreateInfo smci = {
@@ -85,7 +86,8 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
     for (uint32_t i = 0; i < desc->n_bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = desc->uniform_mask >> i & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                                          : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

@@ -65,6 +65,7 @@ _Static_assert(sizeof(struct g3_pc_scale) == 20, "g3_pc_scale: push-constant lay
 #define G3_MATVEC_SPEC_TOKENS 4   /* tokens per dispatch, 1..G3_MATVEC_MAX_TOKENS     */
 #define G3_MATVEC_MAX_TOKENS 4    /* most tokens per dispatch (accumulators per row) */
 #define G3_MATVEC_PAD_BYTES 16    /* slack after a piece's last row (word-pair reads)*/
+#define G3_MATVEC_UBO_VEC4 1024   /* x of a uniform-x kernel: 16 KiB, any device     */
 
 struct g3_pc_matvec {
     G3_U32 n_cols;   /* weights per row (x length)                                    */

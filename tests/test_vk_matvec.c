@@ -21,7 +21,8 @@
  * 5. zero validation messages at the end.
  * G3_MATVEC_BENCH=1 also prints GB/s per type (never asserted; "only" skips the
  * checks; G3_MATVEC_BENCH_TYPES=q8_0,q4_K and G3_MATVEC_BENCH_ROWS=N narrow it), and
- * G3_MATVEC_MODE (1 group, 2 lane), G3_MATVEC_WG, G3_MATVEC_ROWS override the kernel
+ * G3_MATVEC_MODE (1 group, 2 lane), G3_MATVEC_LAYOUT (1 GGUF, 2 streams), G3_MATVEC_WG,
+ * G3_MATVEC_ROWS override the kernel
  * defaults, for tuning. Exit 77 only when no Vulkan device exists at all. */
 #include <float.h>
 #include <inttypes.h>
@@ -484,6 +485,19 @@ static double time_matvec(const g3_vk_weight *vw, int reps, double *cpu)
         g3_vk_buffer_create(ctx, (uint64_t)in.rows * 4, G3_VK_MEMORY_DEVICE, "bench y", &by,
                             &err))
         goto out;
+    /* Normal values: recycled device memory read as floats can hold denormals, which
+     * cost CPU devices (lavapipe) a microcode assist per operation. */
+    {
+        float *hx = malloc((size_t)in.cols * sizeof(float));
+        G3_ASSERT(hx);
+        for (int64_t i = 0; i < in.cols; i++)
+            hx[i] = rng_f();
+        const g3_status ust =
+            g3_vk_buffer_upload(ctx, bx, 0, hx, (uint64_t)in.cols * 4, &err);
+        free(hx);
+        if (ust != G3_OK)
+            goto out;
+    }
     for (int k = 0; k < 5; k++) {
         g3_vk_cmd_begin(cmd);
         for (int r = 0; r < reps; r++) {
@@ -612,8 +626,9 @@ int main(void)
     REQUIRE(g3_vk_cmd_create(ctx, &cmd, &err) == G3_OK, "cmd: %s", err.msg);
     /* G3_MATVEC_WG / G3_MATVEC_ROWS override the defaults (tuning runs). */
     const char *ewg = getenv("G3_MATVEC_WG"), *erows = getenv("G3_MATVEC_ROWS");
-    const char *emode = getenv("G3_MATVEC_MODE");
+    const char *emode = getenv("G3_MATVEC_MODE"), *elay = getenv("G3_MATVEC_LAYOUT");
     const g3_vk_matvec_options mopt = {.mode = emode ? (g3_vk_matvec_mode)atoi(emode) : 0,
+                                       .layout = elay ? (g3_vk_matvec_layout)atoi(elay) : 0,
                                        .wg_size = ewg ? (uint32_t)atoi(ewg) : 0,
                                        .rows_per_wg = erows ? (uint32_t)atoi(erows) : 0};
     REQUIRE(g3_vk_matvec_create(ctx, &mopt, &mv, &err) == G3_OK, "matvec: %s", err.msg);
@@ -643,6 +658,22 @@ int main(void)
         CHECK(g3_vk_matvec_create(ctx, &other, &mv2, &err) == G3_OK, "%s", err.msg);
         if (mv2)
             test_shapes(mv2, false);
+        g3_vk_matvec_free(mv2);
+        /* Lane mode in the other layout of Q8_0 / Q4_0 (GGUF where the device takes
+         * STREAMS by default, and the reverse where it can). */
+        const g3_vk_matvec_options lay = {
+            .mode = G3_VK_MATVEC_LANE,
+            .layout = o.layout == G3_VK_MATVEC_LAYOUT_STREAMS ? G3_VK_MATVEC_LAYOUT_GGUF
+                                                             : G3_VK_MATVEC_LAYOUT_STREAMS};
+        mv2 = NULL;
+        if (g3_vk_matvec_create(ctx, &lay, &mv2, &err) == G3_OK) {
+            printf("lane mode, %s layout:\n",
+                   lay.layout == G3_VK_MATVEC_LAYOUT_GGUF ? "GGUF" : "streams");
+            test_shapes(mv2, false);
+        } else {
+            printf("lane mode, streams layout: %s\n", err.msg);
+            err = (g3_err){0};
+        }
         g3_vk_matvec_free(mv2);
     }
     test_lm_head(mv, bench);

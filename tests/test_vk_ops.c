@@ -932,7 +932,7 @@ static void test_errors(void)
     expect_invalid("rms_norm");
     g3_vk_cmd_begin(cmd); /* no padding after the piece's last row */
     const g3_vk_rows piece = {im.buf, im.n * 4 - 24 * 680, 0, 24}; /* ends at the end */
-    g3_vk_record_embed(cmd, ops270, &(g3_vk_embedding){G3_TYPE_Q8_0, 640, 680, 1, &piece},
+    g3_vk_record_embed(cmd, ops270, &(g3_vk_embedding){G3_TYPE_Q8_0, 640, 680, 1, &piece, false},
                        at(&im, 0), 1, 1.0f, at(&im, 0));
     expect_invalid("embed");
     g3_vk_rope_table_free(t);

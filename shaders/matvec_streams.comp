@@ -1,0 +1,171 @@
+#version 450
+// y[t][r] = sum_c W[r][c] * x[t][c] for Q8_0 / Q4_0 weights that the host re-laid out
+// at upload into "streams" (vk_matvec.c, CPU devices with 64-bit integers): per piece,
+// the quants of each row (row r at r * row_bytes; Q8_0 32 bytes, Q4_0 the 16 qs bytes
+// of a block, blocks in order), then from s_off = round_up(n_rows * row_bytes, 32) the
+// f16 block scales, row r at s_off + r * SB, SB = round_up(2 * blocks, 32) bytes.
+//
+// Lane mode only (each invocation computes ROWS whole rows, as in matvec.comp): on
+// lavapipe every load of a storage buffer whose address differs per lane costs a
+// per-lane loop with a bounds check per component, so the kernel reads 32 bytes of
+// quants (one u64vec4, Q8_0) or 16 (one u64vec2, Q4_0) per block and row with one
+// load, and 4 block scales per row with one more; x is loaded once per subgroup and
+// block and spread with subgroupBroadcast where lanes 0..7 are active. Measured on
+// lavapipe (2 cores): 10-20% over the GGUF-layout lane kernel on the layers' matrices,
+// the same on the LM head; 8 rows per invocation (the STREAMS default) add ~20%.
+// Per block the values are decoded and summed in the order of matvec.comp's units, so
+// both layouts give the same sums.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#include "g3_shared.h"
+
+layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
+layout(constant_id = G3_MATVEC_SPEC_ROWS) const uint ROWS = 4;
+layout(constant_id = G3_MATVEC_SPEC_TOKENS) const uint NT = 1;
+
+layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb4 { u64vec4 W4[]; };
+layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb2 { u64vec2 W2[]; };
+layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb1 { uint64_t W1[]; };
+#ifdef X_UNIFORM
+// The 1-token variant: x as a uniform buffer (at most G3_MATVEC_UBO_VEC4 vec4, the
+// 16 KiB every device binds). lavapipe reads a uniform buffer with a vector gather
+// (or one scalar load where the offset is uniform) instead of a per-lane loop with a
+// bounds check per component (about +10% on its 640 x 2048 Q8_0 / Q4_0 products).
+layout(std140, binding = G3_MATVEC_BINDING_X) uniform Xu { vec4 X4[G3_MATVEC_UBO_VEC4]; };
+#else
+layout(std430, binding = G3_MATVEC_BINDING_X) restrict readonly buffer Xb4 { vec4 X4[]; };
+#endif
+layout(std430, binding = G3_MATVEC_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
+layout(push_constant) uniform PC { g3_pc_matvec p; };
+
+float acc[ROWS][NT];
+vec4 xa[NT][8]; // x of the current block, 8 runs of 4 columns
+
+// x of block b for every token.
+void load_x(uint b, bool bcast)
+{
+    [[unroll]] for (uint t = 0u; t < NT; t++) {
+        if (t < p.n_tokens) {
+            const uint x0 = (p.x_off + t * p.x_stride) / 4u + 8u * b;
+#ifdef X_UNIFORM
+            [[unroll]] for (uint k = 0u; k < 8u; k++)
+                xa[t][k] = X4[x0 + k];
+#else
+            if (bcast) {
+                const vec4 v = X4[x0 + (gl_SubgroupInvocationID & 7u)];
+                xa[t][0] = subgroupBroadcast(v, 0u);
+                xa[t][1] = subgroupBroadcast(v, 1u);
+                xa[t][2] = subgroupBroadcast(v, 2u);
+                xa[t][3] = subgroupBroadcast(v, 3u);
+                xa[t][4] = subgroupBroadcast(v, 4u);
+                xa[t][5] = subgroupBroadcast(v, 5u);
+                xa[t][6] = subgroupBroadcast(v, 6u);
+                xa[t][7] = subgroupBroadcast(v, 7u);
+            } else {
+                [[unroll]] for (uint k = 0u; k < 8u; k++)
+                    xa[t][k] = X4[x0 + k];
+            }
+#endif
+        }
+    }
+}
+
+// acc[r] += unit (w0 with x run i0, w1 with x run i1), for every token: the order of
+// matvec.comp's accumulate().
+void unit(uint r, vec4 w0, vec4 w1, uint i0, uint i1)
+{
+    [[unroll]] for (uint t = 0u; t < NT; t++) {
+        if (t < p.n_tokens) {
+            float s = 0.0;
+            s += dot(w0, xa[t][i0]);
+            s += dot(w1, xa[t][i1]);
+            acc[r][t] += s;
+        }
+    }
+}
+
+#if defined(W_Q4_0)
+// Unit k of a Q4_0 block: qs word u = columns 4k..4k+3 (low nibbles) and 16+4k.. (high).
+void q4_unit(uint r, uint u, float d, uint k)
+{
+    const vec4 w0 = vec4(float(int(u & 15u) - 8), float(int((u >> 8) & 15u) - 8),
+                         float(int((u >> 16) & 15u) - 8), float(int((u >> 24) & 15u) - 8)) * d;
+    const vec4 w1 = vec4(float(int((u >> 4) & 15u) - 8), float(int((u >> 12) & 15u) - 8),
+                         float(int((u >> 20) & 15u) - 8), float(int(u >> 28) - 8)) * d;
+    unit(r, w0, w1, k, k + 4u);
+}
+#endif
+
+// Block b of row `row` with scale d into acc[r].
+void block(uint r, uint row, uint b, float d)
+{
+#if defined(W_Q8_0)
+    const u64vec4 q = W4[row * (p.row_bytes / 32u) + b];
+    [[unroll]] for (uint k = 0u; k < 4u; k++) {
+        const uvec2 u = unpackUint2x32(q[k]);
+        vec4 w0, w1;
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            w0[i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
+            w1[i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
+        }
+        unit(r, w0, w1, 2u * k, 2u * k + 1u);
+    }
+#elif defined(W_Q4_0)
+    const u64vec2 q = W2[row * (p.row_bytes / 16u) + b];
+    const uvec2 lo = unpackUint2x32(q.x), hi = unpackUint2x32(q.y);
+    q4_unit(r, lo.x, d, 0u);
+    q4_unit(r, lo.y, d, 1u);
+    q4_unit(r, hi.x, d, 2u);
+    q4_unit(r, hi.y, d, 3u);
+#else
+#error "define W_Q8_0 or W_Q4_0"
+#endif
+}
+
+void main()
+{
+    [[unroll]] for (uint r = 0u; r < ROWS; r++)
+        [[unroll]] for (uint t = 0u; t < NT; t++)
+            acc[r][t] = 0.0;
+    const uint wg = gl_WorkGroupSize.x;
+    const uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    const uint rbase = group * ROWS * wg + gl_LocalInvocationID.x;
+    const uint nblk = p.n_cols / 32u;
+    const uint sb32 = (nblk + 15u) / 16u;                               // SB / 32
+    const uint s0 = (p.n_rows * p.row_bytes + 31u) / 32u;               // s_off / 32
+    // Broadcast only where lanes 0..7 of the subgroup are active (uniform per subgroup).
+    const bool bcast = gl_SubgroupSize >= 8u && (subgroupBallot(true).x & 0xffu) == 0xffu;
+    // Blocks in groups of 4: one 64-bit load brings a row's 4 scales. (Unrolling more
+    // blocks per step costs lavapipe minutes of LLVM time per pipeline.)
+    for (uint g = 0u; g < nblk; g += 4u) {
+        uint64_t sc[ROWS];
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+            const uint row = rbase + r * wg;
+            if (row < p.n_rows)
+                sc[r] = W1[4u * (s0 + row * sb32) + g / 4u];
+        }
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            const uint b = g + j;
+            if (b < nblk) { // uniform
+                load_x(b, bcast);
+                [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+                    const uint row = rbase + r * wg;
+                    if (row < p.n_rows) {
+                        const uvec2 h = unpackUint2x32(sc[r]);
+                        const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
+                        block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y);
+                    }
+                }
+            }
+        }
+    }
+    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+        const uint row = rbase + r * wg;
+        [[unroll]] for (uint t = 0u; t < NT; t++)
+            if (row < p.n_rows && t < p.n_tokens)
+                Y[p.y_off + t * p.y_stride + row] = acc[r][t];
+    }
+}
