@@ -29,18 +29,6 @@ static uint32_t rng(void)
     return (uint32_t)(rng_state >> 33);
 }
 
-static bool ids_eq(const int32_t *a, int na, const int32_t *b, int nb)
-{
-    return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof(*a)));
-}
-
-static void print_ids(const char *what, const int32_t *ids, int n)
-{
-    fprintf(stderr, "  %s (%d):", what, n);
-    for (int i = 0; i < n && i < 40; i++)
-        fprintf(stderr, " %d", ids[i]);
-    fprintf(stderr, n > 40 ? " ...\n" : "\n");
-}
 
 /* Encodes into a malloc'ed array; *n the count (negative: a status). */
 static int32_t *encode_all(const g3_tokenizer *t, const char *s, size_t len, unsigned flags,

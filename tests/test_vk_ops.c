@@ -54,20 +54,7 @@ static void on_validation(void *user, bool is_error, const char *msg)
 
 /* ---- deterministic random numbers -------------------------------------------------- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_f(void) /* uniform in [-1, 1) */
-{
-    return (float)((double)(rng_u64() >> 11) * 0x1p-52 - 1.0);
-}
+#include "test_rng.h"
 
 /* ---- device buffers with guarded regions ------------------------------------------- */
 

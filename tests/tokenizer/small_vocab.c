@@ -92,12 +92,12 @@ static int enc(const g3_tokenizer *t, const char *s, size_t len, unsigned flags,
     return g3_tokenizer_encode(t, s, len, flags, out, cap);
 }
 
-static bool ids_eq(const int32_t *a, int na, const int32_t *b, int nb)
+bool ids_eq(const int32_t *a, int na, const int32_t *b, int nb)
 {
     return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof(*a)));
 }
 
-static void print_ids(const char *what, const int32_t *ids, int n)
+void print_ids(const char *what, const int32_t *ids, int n)
 {
     fprintf(stderr, "  %s (%d):", what, n);
     for (int i = 0; i < n && i < 40; i++)
