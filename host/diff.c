@@ -30,7 +30,8 @@ g3_status g3_diff_run(g3_model *model, const int32_t *tokens, int n, const g3_di
     memset(r, 0, sizeof(*r));
     r->first_over = -1;
     const g3_diff_options o = opt ? *opt : (g3_diff_options){0};
-    g3_status st = g3_graph_build(&model->desc, 1, 1, &r->graph, err);
+    const int B = G3_MAX(1, G3_MIN(o.batch, n));
+    g3_status st = g3_graph_build(&model->desc, B, B, &r->graph, err);
     if (st != G3_OK)
         return st;
     const g3_graph *g = &r->graph;
@@ -39,7 +40,7 @@ g3_status g3_diff_run(g3_model *model, const int32_t *tokens, int n, const g3_di
     float *buf = NULL;
     int *row_of = NULL;
     if ((st = g3_ref_exec_init(&cpu, g, n, model->pool, err)) != G3_OK ||
-        (st = g3_vk_exec_create(g, &(g3_vk_exec_options){.n_ctx = n, .kv_f32 = o.kv_f32,
+        (st = g3_vk_exec_create(&g, 1, &(g3_vk_exec_options){.n_ctx = n, .kv_f32 = o.kv_f32,
                                                           .keep_all = true, .device = o.device},
                                 &gpu, err)) != G3_OK)
         goto out;
@@ -69,9 +70,9 @@ g3_status g3_diff_run(g3_model *model, const int32_t *tokens, int n, const g3_di
                                              .tol = budget(nd->op, o.kv_f32), .worst_pos = -1};
     }
 
-    for (int p = 0; p < n; p++) {
+    for (int p = 0; p + B <= n; p += B) {
         g3_ref_exec_run(&cpu, &tokens[p], p, true);
-        if ((st = g3_vk_exec_run(gpu, &tokens[p], p, true, err)) != G3_OK)
+        if ((st = g3_vk_exec_run(gpu, 0, &tokens[p], p, true, err)) != G3_OK)
             goto out;
         for (int k = 0; k < r->n_rows; k++) {
             g3_diff_row *row = &r->rows[k];
@@ -94,7 +95,7 @@ g3_status g3_diff_run(g3_model *model, const int32_t *tokens, int n, const g3_di
                 row->worst_pos = p;
             }
         }
-        r->n_positions = p + 1;
+        r->n_positions = p + B;
     }
     for (int k = 0; k < r->n_rows; k++) {
         g3_diff_row *row = &r->rows[k];

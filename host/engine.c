@@ -144,6 +144,28 @@ const char *g3_model_last_error(const g3_model *m)
     return m ? m->last_error : "";
 }
 
+/* The Vulkan steps: decode (1 token), prefill chunks of n_batch, 64 and 8
+ * tokens (a prompt is cut into the largest that fit, so a 100-token turn is
+ * 64 + 4 x 8 + 4 x 1, not 100 single tokens) with the logits of the last
+ * token, and for g3_context_eval_all steps with the logits of every token
+ * (at most ~32 MiB of logits per step: 32 rows of a 262144 vocabulary). */
+static g3_status build_vk_steps(g3_context *c, g3_err *err)
+{
+    const g3_model_desc *d = &c->model->desc;
+    const int sizes[3] = {c->n_batch, 64, 8};
+    g3_status st = G3_OK;
+    for (int i = 0; i < 3 && st == G3_OK; i++)
+        if (sizes[i] > 1 && sizes[i] <= c->n_batch && (i == 0 || sizes[i] < c->n_batch))
+            st = g3_graph_build(d, sizes[i], 1, &c->steps[c->n_prefill++], err);
+    const int64_t rows = G3_MAX(1, (32 << 20) / ((int64_t)d->info.n_vocab * 4));
+    const int all = (int)G3_MIN(rows, (int64_t)c->n_batch);
+    if (st == G3_OK && all > 1)
+        st = g3_graph_build(d, all, all, &c->steps[c->n_prefill + c->n_all++], err);
+    if (st == G3_OK && all > 8)
+        st = g3_graph_build(d, 8, 8, &c->steps[c->n_prefill + c->n_all++], err);
+    return st;
+}
+
 g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_context **out)
 {
     if (!out)
@@ -152,7 +174,7 @@ g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_conte
     if (!m)
         return G3_ERR_INVALID_ARG;
     g3_context_options o = opt ? *opt : (g3_context_options){0};
-    if (o.n_ctx < 0)
+    if (o.n_ctx < 0 || o.n_batch < 0)
         return G3_ERR_INVALID_ARG;
     int n_ctx = o.n_ctx ? o.n_ctx : 4096;
     if (n_ctx > m->desc.info.n_ctx_train)
@@ -163,16 +185,24 @@ g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_conte
         return G3_ERR_OUT_OF_MEMORY;
     c->model = m;
     c->n_ctx = n_ctx;
+    c->n_batch = G3_MIN(o.n_batch ? o.n_batch : 512, n_ctx);
     g3_err err = {0};
     g3_status st = g3_graph_build(&m->desc, 1, 1, &c->graph, &err);
-    if (st == G3_OK && m->desc.info.backend == G3_BACKEND_VULKAN)
-        st = g3_vk_exec_create(&c->graph,
-                               &(g3_vk_exec_options){.n_ctx = n_ctx, .kv_f32 = o.kv_f32,
-                                                     .device = m->opt.device,
-                                                     .progress = m->opt.progress,
-                                                     .progress_user = m->opt.progress_user},
-                               &c->vk, &err);
-    else if (st == G3_OK) {
+    if (st == G3_OK && m->desc.info.backend == G3_BACKEND_VULKAN) {
+        st = build_vk_steps(c, &err);
+        const g3_graph *graphs[6] = {&c->graph};
+        for (int i = 0; i < c->n_prefill + c->n_all; i++)
+            graphs[1 + i] = &c->steps[i];
+        if (st == G3_OK)
+            st = g3_vk_exec_create(graphs, 1 + c->n_prefill + c->n_all,
+                                   &(g3_vk_exec_options){.n_ctx = n_ctx, .kv_f32 = o.kv_f32,
+                                                         .device = m->opt.device,
+                                                         .progress = m->opt.progress,
+                                                         .progress_user = m->opt.progress_user,
+                                                         .profile = o.profile},
+                                   &c->vk, &err);
+    } else if (st == G3_OK) {
+        c->n_batch = 1;
         st = g3_ref_exec_init(&c->exec, &c->graph, n_ctx, m->pool, &err);
         c->exec.kv_f16 = o.kv_f16;
     }
@@ -192,6 +222,8 @@ void g3_context_free(g3_context *c)
         return;
     g3_vk_exec_free(c->vk);
     g3_ref_exec_free(&c->exec);
+    for (int i = 0; i < c->n_prefill + c->n_all; i++)
+        g3_graph_free(&c->steps[i]);
     g3_graph_free(&c->graph);
     free(c);
 }
@@ -207,7 +239,8 @@ static g3_status ctx_fail(g3_context *c, g3_status st, const char *fmt, ...)
     return st;
 }
 
-g3_status g3_context_eval(g3_context *c, const int32_t *tokens, int n, bool want_logits)
+/* Checks the ids and the room left; on failure the context error says why. */
+static g3_status check_tokens(g3_context *c, const int32_t *tokens, int n)
 {
     if (!c || (!tokens && n > 0) || n < 0)
         return G3_ERR_INVALID_ARG;
@@ -221,21 +254,62 @@ g3_status g3_context_eval(g3_context *c, const int32_t *tokens, int n, bool want
         return ctx_fail(c, G3_ERR_CONTEXT_FULL,
                         "%lld tokens do not fit: the context holds %d positions",
                         (long long)c->n_past + n, c->n_ctx);
-    for (int i = 0; i < n; i++) {
-        const bool logits = want_logits && i == n - 1;
+    return G3_OK;
+}
+
+/* Runs tokens [0, n) in the largest steps that fit; all != NULL: every row of
+ * logits into it, else the last token's logits when want_logits. */
+static g3_status run_tokens(g3_context *c, const int32_t *tokens, int n, bool want_logits,
+                            float *all)
+{
+    const int64_t n_vocab = c->model->desc.info.n_vocab;
+    int i = 0;
+    while (i < n) {
+        int step = 0, T = 1; /* step 0: one token */
+        if (c->vk) {
+            const int first = all ? c->n_prefill : 0, count = all ? c->n_all : c->n_prefill;
+            for (int k = first; k < first + count; k++)
+                if (c->steps[k].n_tokens <= n - i) {
+                    step = 1 + k;
+                    T = c->steps[k].n_tokens;
+                    break;
+                }
+        }
+        const bool logits = all || (want_logits && i + T == n);
         c->have_logits = false;
         if (c->vk) {
             g3_err err = {0};
-            g3_status st = g3_vk_exec_run(c->vk, &tokens[i], c->n_past, logits, &err);
+            g3_status st = g3_vk_exec_run(c->vk, step, &tokens[i], c->n_past, logits, &err);
             if (st != G3_OK)
                 return ctx_fail(c, st, "%s", err.msg);
+            if (all)
+                memcpy(all + i * n_vocab, g3_vk_exec_logits(c->vk),
+                       (size_t)T * (size_t)n_vocab * sizeof(float));
         } else {
             g3_ref_exec_run(&c->exec, &tokens[i], c->n_past, logits);
+            if (all)
+                memcpy(all + i * n_vocab, c->exec.buf[c->graph.t_logits],
+                       (size_t)n_vocab * sizeof(float));
         }
-        c->n_past++;
+        c->n_past += T;
+        i += T;
         c->have_logits = logits;
     }
     return G3_OK;
+}
+
+g3_status g3_context_eval(g3_context *c, const int32_t *tokens, int n, bool want_logits)
+{
+    g3_status st = check_tokens(c, tokens, n);
+    return st != G3_OK ? st : run_tokens(c, tokens, n, want_logits, NULL);
+}
+
+g3_status g3_context_eval_all(g3_context *c, const int32_t *tokens, int n, float *logits)
+{
+    if (!logits && n > 0)
+        return G3_ERR_INVALID_ARG;
+    g3_status st = check_tokens(c, tokens, n);
+    return st != G3_OK ? st : run_tokens(c, tokens, n, true, logits);
 }
 
 const float *g3_context_logits(const g3_context *c)
@@ -253,7 +327,10 @@ g3_context_memory g3_context_get_memory(const g3_context *c)
         return (g3_context_memory){0};
     const g3_vk_exec_memory m = g3_vk_exec_get_memory(c->vk);
     return (g3_context_memory){.weights = m.weights, .kv_cache = m.kv,
-                               .activations = m.activations, .scratch = m.scratch};
+                               .activations = m.activations, .scratch = m.scratch,
+                               .activations_decode =
+                                   g3_vk_exec_get_step_info(c->vk, 0).activations,
+                               .n_batch = c->n_batch};
 }
 
 int g3_context_n_past(const g3_context *c)
@@ -296,4 +373,23 @@ int g3_detokenize(const g3_model *m, const int32_t *tokens, int n, bool skip_spe
         return G3_ERR_UNSUPPORTED;
     return g3_tokenizer_decode(m->tok, tokens, n, skip_special ? G3_DETOK_SKIP_SPECIAL : 0, text,
                                cap);
+}
+
+int g3_context_get_profile(const g3_context *c, g3_profile_entry *entries, int cap,
+                           g3_profile_info *info)
+{
+    if (c && c->vk)
+        return g3_vk_exec_get_profile(c->vk, entries, cap, info);
+    if (info) {
+        *info = (g3_profile_info){0};
+        snprintf(info->note, sizeof(info->note), "%s",
+                 c ? "the CPU reference backend has no kernel profile" : "no context");
+    }
+    return 0;
+}
+
+void g3_context_reset_profile(g3_context *c)
+{
+    if (c && c->vk)
+        g3_vk_exec_reset_profile(c->vk);
 }

@@ -23,7 +23,11 @@ struct g3_context {
     g3_model *model;
     int n_ctx;
     int n_past;
-    g3_graph graph;         /* one token per step, logits of that token */
+    g3_graph graph;         /* one token per step, logits of that token (CPU: the only step) */
+    g3_graph steps[5];      /* Vulkan: the prefill steps, largest first (n_logits 1), then
+                               the all-logits steps (n_logits = n_tokens), largest first  */
+    int n_prefill, n_all;   /* how many of each                                           */
+    int n_batch;            /* largest prefill step                                       */
     g3_ref_exec exec;       /* CPU backend                              */
     g3_vk_exec *vk;         /* Vulkan backend                           */
     bool have_logits;

@@ -1,52 +1,34 @@
-/* vk_exec.c: a step graph on a Vulkan device (see vk_exec.h).
- *
- * The graph's nodes map one to one onto the runtime's record functions, except
- * ROPE(q), ROPE(k), KV_STORE of a layer, which one rope_kv dispatch does
- * together. Barriers come from the planner (a fused group gets one before it
- * when any of its nodes needed one). Two recordings: the body alone (prompt
- * tokens whose logits nobody reads) and body + LM head + argmax + the copy of
- * the logits into host memory. */
+/* vk_exec.c: step graphs on a Vulkan device (see vk_exec.h): the weights, the
+ * KV cache and the buffers every step shares, and running a step as one or
+ * more submissions. Recording is in vk_exec_record.c. */
 #include <math.h>
 #include <string.h>
 
 #include "quant.h"
-#include "vk_exec.h"
-#include "vk_matvec.h"
-#include "vk_ops.h"
+#include "vk_exec_private.h"
 
-struct g3_vk_exec {
-    const g3_graph *graph;
-    g3_plan plan;
-    g3_vk_context *ctx;
-    g3_vk_matvec *mv;
-    g3_vk_ops *ops;
-    g3_vk_weight **mats;    /* per plan weight: the uploaded matrix, NULL for vectors */
-    uint64_t *vec_offset;   /* per plan weight: offset of the f32 vector in `vectors` */
-    g3_vk_buffer *vectors;  /* norm weights, f32                                       */
-    g3_vk_buffer *arena;    /* activations (planner offsets)                           */
-    g3_vk_buffer **kv_buf;  /* per layer: K then V                                     */
-    g3_vk_kv *kv;           /* per layer                                               */
-    g3_vk_rope_table *rope_swa, *rope_global;
-    g3_vk_buffer *attn_scratch, *select_scratch;
-    g3_vk_buffer *step;     /* UPLOAD: uint32 pos, uint32 tokens[n_tokens]             */
-    g3_vk_buffer *readback; /* READBACK: logits (n_vocab * n_logits), then argmax pair */
-    g3_vk_buffer *arena_rb; /* keep_all: READBACK copy of the whole arena per step     */
-    g3_vk_cmd *cmd_body, *cmd_full;
-    g3_vk_exec_memory mem;
-    bool has_logits;
-};
-
-static int weight_index(const g3_vk_exec *ex, const g3_weight *w)
+int g3_vk_exec_weight_index(const g3_vk_exec *ex, const g3_weight *w)
 {
-    for (int i = 0; i < ex->plan.n_weights; i++)
-        if (ex->plan.weights[i]->data == w->data)
+    for (int i = 0; i < ex->n_weights; i++)
+        if (ex->weights[i]->data == w->data)
             return i;
     return -1;
 }
 
-static g3_vk_loc loc(const g3_vk_exec *ex, int tensor)
+/* Every distinct weight of every step's plan, in first-use order. */
+static g3_status collect_weights(g3_vk_exec *ex, g3_err *err)
 {
-    return (g3_vk_loc){ex->arena, ex->plan.tensors[tensor].offset};
+    int cap = 0;
+    for (int s = 0; s < ex->n_steps; s++)
+        cap += ex->steps[s].plan.n_weights;
+    ex->weights = calloc((size_t)G3_MAX(cap, 1), sizeof(*ex->weights));
+    if (!ex->weights)
+        return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the weight table");
+    for (int s = 0; s < ex->n_steps; s++)
+        for (int i = 0; i < ex->steps[s].plan.n_weights; i++)
+            if (g3_vk_exec_weight_index(ex, ex->steps[s].plan.weights[i]) < 0)
+                ex->weights[ex->n_weights++] = ex->steps[s].plan.weights[i];
+    return G3_OK;
 }
 
 /* ---- upload -------------------------------------------------------------------- */
@@ -66,15 +48,19 @@ static void on_upload(void *user, uint64_t done, uint64_t total)
 
 static g3_status upload_weights(g3_vk_exec *ex, const g3_vk_exec_options *opt, g3_err *err)
 {
-    const g3_plan *pl = &ex->plan;
-    ex->mats = calloc((size_t)pl->n_weights, sizeof(*ex->mats));
-    ex->vec_offset = calloc((size_t)pl->n_weights, sizeof(*ex->vec_offset));
+    g3_status st = collect_weights(ex, err);
+    if (st != G3_OK)
+        return st;
+    const int n_weights = ex->n_weights;
+    const g3_weight **weights = ex->weights;
+    ex->mats = calloc((size_t)G3_MAX(n_weights, 1), sizeof(*ex->mats));
+    ex->vec_offset = calloc((size_t)G3_MAX(n_weights, 1), sizeof(*ex->vec_offset));
     if (!ex->mats || !ex->vec_offset)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the weight table");
     /* Vectors (norm scales) go to one f32 buffer, dequantized here: they are tiny. */
     uint64_t vec_bytes = 0, mat_bytes = 0;
-    for (int i = 0; i < pl->n_weights; i++) {
-        const g3_weight *w = pl->weights[i];
+    for (int i = 0; i < n_weights; i++) {
+        const g3_weight *w = weights[i];
         if (w->ne[1] == 1) {
             ex->vec_offset[i] = vec_bytes;
             vec_bytes += ((uint64_t)w->ne[0] * 4 + 255) / 256 * 256;
@@ -82,14 +68,13 @@ static g3_status upload_weights(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
             mat_bytes += w->row_bytes * (uint64_t)w->ne[1];
         }
     }
-    g3_status st = G3_OK;
     float *host = malloc(vec_bytes ? vec_bytes : 4);
     if (!host)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes of norms",
                           (unsigned long long)vec_bytes);
-    for (int i = 0; i < pl->n_weights; i++)
-        if (pl->weights[i]->ne[1] == 1)
-            g3_weight_row_f32(pl->weights[i], 0, host + ex->vec_offset[i] / 4);
+    for (int i = 0; i < n_weights; i++)
+        if (weights[i]->ne[1] == 1)
+            g3_weight_row_f32(weights[i], 0, host + ex->vec_offset[i] / 4);
     if ((st = g3_vk_buffer_create(ex->ctx, vec_bytes ? vec_bytes : 4, G3_VK_MEMORY_DEVICE,
                                   "norm weights", &ex->vectors, err)) == G3_OK && vec_bytes)
         st = g3_vk_buffer_upload(ex->ctx, ex->vectors, 0, host, vec_bytes, err);
@@ -97,8 +82,8 @@ static g3_status upload_weights(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
     if (st != G3_OK)
         return st;
     upload_progress prog = {.opt = opt, .total = mat_bytes};
-    for (int i = 0; i < pl->n_weights && st == G3_OK; i++) {
-        const g3_weight *w = pl->weights[i];
+    for (int i = 0; i < n_weights && st == G3_OK; i++) {
+        const g3_weight *w = weights[i];
         if (w->ne[1] == 1)
             continue;
         st = g3_vk_weight_upload(ex->mv, w, on_upload, &prog, &ex->mats[i], err);
@@ -112,12 +97,18 @@ static g3_status upload_weights(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
 
 static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g3_err *err)
 {
-    const g3_graph *g = ex->graph;
-    const g3_model_desc *m = g->model;
+    const g3_model_desc *m = ex->model;
     const g3_model_info *in = &m->info;
+    const uint64_t T = (uint64_t)ex->max_tokens;
+    uint64_t logits_bytes = 4;
+    for (int s = 0; s < ex->n_steps; s++) {
+        ex->arena_bytes = G3_MAX(ex->arena_bytes, ex->steps[s].plan.arena_bytes);
+        logits_bytes = G3_MAX(logits_bytes,
+                              (uint64_t)in->n_vocab * (uint64_t)ex->steps[s].graph->n_logits * 4);
+    }
     g3_status st;
     /* The matvec kernels read whole words past a row's end: keep slack. */
-    if ((st = g3_vk_buffer_create(ex->ctx, ex->plan.arena_bytes + 256, G3_VK_MEMORY_DEVICE,
+    if ((st = g3_vk_buffer_create(ex->ctx, ex->arena_bytes + 256, G3_VK_MEMORY_DEVICE,
                                   "activations", &ex->arena, err)) != G3_OK)
         return st;
     ex->kv_buf = calloc((size_t)in->n_layer, sizeof(*ex->kv_buf));
@@ -126,7 +117,8 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the KV table");
     uint64_t attn_scratch = 4;
     for (int l = 0; l < in->n_layer; l++) {
-        const uint32_t slots = (uint32_t)g3_plan_kv_slots(m, l, opt->n_ctx, g->n_tokens);
+        /* The ring of a sliding layer holds the largest step's tokens too. */
+        const uint32_t slots = (uint32_t)g3_plan_kv_slots(m, l, opt->n_ctx, ex->max_tokens);
         const uint64_t half = g3_vk_kv_bytes(ex->ops, slots, opt->kv_f32);
         char name[48];
         snprintf(name, sizeof(name), "blk.%d KV cache", l);
@@ -139,15 +131,14 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
         const uint32_t window = m->layers[l].is_global ? 0 : (uint32_t)in->sliding_window;
         const uint32_t splits = g3_vk_attn_splits(ex->ops, &ex->kv[l], window);
         attn_scratch = G3_MAX(attn_scratch,
-                              g3_vk_attn_scratch_bytes(ex->ops, splits, (uint32_t)g->n_tokens));
+                              g3_vk_attn_scratch_bytes(ex->ops, splits, (uint32_t)T));
     }
     const uint64_t sel = G3_MAX(g3_vk_argmax_scratch_bytes(ex->ops, (uint32_t)in->n_vocab), 4);
-    const uint64_t logits_bytes = (uint64_t)in->n_vocab * (uint64_t)G3_MAX(g->n_logits, 1) * 4;
     if ((st = g3_vk_buffer_create(ex->ctx, attn_scratch, G3_VK_MEMORY_DEVICE, "attention partials",
                                   &ex->attn_scratch, err)) != G3_OK ||
         (st = g3_vk_buffer_create(ex->ctx, sel, G3_VK_MEMORY_DEVICE, "argmax partials",
                                   &ex->select_scratch, err)) != G3_OK ||
-        (st = g3_vk_buffer_create(ex->ctx, 4 * (1 + (uint64_t)g->n_tokens), G3_VK_MEMORY_UPLOAD,
+        (st = g3_vk_buffer_create(ex->ctx, 4 * (1 + T), G3_VK_MEMORY_UPLOAD,
                                   "step (pos, tokens)", &ex->step, err)) != G3_OK ||
         (st = g3_vk_buffer_create(ex->ctx, logits_bytes + 8, G3_VK_MEMORY_READBACK,
                                   "logits readback", &ex->readback, err)) != G3_OK)
@@ -155,12 +146,12 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
     /* Diffing reads every tensor after every step: one copy of the arena per step
      * beats one staging round trip per tensor. */
     if (opt->keep_all &&
-        (st = g3_vk_buffer_create(ex->ctx, ex->plan.arena_bytes + 4, G3_VK_MEMORY_READBACK,
+        (st = g3_vk_buffer_create(ex->ctx, ex->arena_bytes + 4, G3_VK_MEMORY_READBACK,
                                   "activations readback", &ex->arena_rb, err)) != G3_OK)
         return st;
-    ex->mem.activations = ex->plan.arena_bytes;
-    ex->mem.scratch = attn_scratch + sel + 4 * (1 + (uint64_t)g->n_tokens) + logits_bytes + 8;
-    const uint32_t max_pos = (uint32_t)opt->n_ctx + (uint32_t)g->n_tokens;
+    ex->mem.activations = ex->arena_bytes;
+    ex->mem.scratch = attn_scratch + sel + 4 * (1 + T) + logits_bytes + 8;
+    const uint32_t max_pos = (uint32_t)opt->n_ctx + (uint32_t)T;
     if ((st = g3_vk_rope_table_create(ex->ops, in->rope_base_swa, 1.0f, max_pos, &ex->rope_swa,
                                       err)) != G3_OK ||
         (st = g3_vk_rope_table_create(ex->ops, in->rope_base, m->rope_freq_scale, max_pos,
@@ -169,169 +160,73 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
     return G3_OK;
 }
 
-/* ---- recording -------------------------------------------------------------------- */
-
-static g3_status record(g3_vk_exec *ex, g3_vk_cmd *cmd, bool logits, g3_err *err)
-{
-    const g3_graph *g = ex->graph;
-    const g3_model_desc *m = g->model;
-    const g3_model_info *in = &m->info;
-    const uint32_t T = (uint32_t)g->n_tokens;
-    const g3_vk_loc pos = {ex->step, 0}, tokens = {ex->step, 4};
-    const int n_nodes = logits ? g->n_nodes : g->n_body;
-    g3_vk_cmd_begin_reusable(cmd);
-    int dispatched = 0, barriers = 0;
-    for (int i = 0; i < n_nodes; i++) {
-        const g3_node *nd = &g->nodes[i];
-        /* ROPE(q), ROPE(k), KV_STORE -> one rope_kv. */
-        const bool fused = nd->op == G3_OP_ROPE && i + 2 < n_nodes &&
-                           g->nodes[i + 1].op == G3_OP_ROPE &&
-                           g->nodes[i + 2].op == G3_OP_KV_STORE;
-        bool barrier = ex->plan.barrier_before[i];
-        if (fused)
-            barrier = barrier || ex->plan.barrier_before[i + 1] || ex->plan.barrier_before[i + 2];
-        if (barrier) {
-            g3_vk_cmd_barrier(cmd);
-            barriers++;
-        }
-        dispatched++;
-        const int wi = nd->w ? weight_index(ex, nd->w) : -1;
-        switch (nd->op) {
-        case G3_OP_EMBED: {
-            const g3_vk_weight *w = ex->mats[wi];
-            const g3_vk_weight_info info = g3_vk_weight_get_info(w);
-            g3_vk_rows pieces[64];
-            if (info.n_pieces > 64)
-                return g3_err_set(err, G3_ERR_UNSUPPORTED, "%s: %u pieces", info.name,
-                                  info.n_pieces);
-            for (uint32_t p = 0; p < info.n_pieces; p++)
-                pieces[p] = g3_vk_weight_piece(w, p);
-            const g3_vk_embedding emb = {.type = info.type, .cols = (uint32_t)info.cols,
-                                         .row_bytes = info.row_bytes, .n_pieces = info.n_pieces,
-                                         .pieces = pieces, .streams = info.streams};
-            g3_vk_record_embed(cmd, ex->ops, &emb, tokens, T, sqrtf((float)in->n_embd),
-                               loc(ex, nd->dst));
-            break;
-        }
-        case G3_OP_RMS_NORM:
-        case G3_OP_NORM_ADD: {
-            const g3_tensor *dt = &g->tensors[nd->dst];
-            const uint32_t n = (uint32_t)nd->w->ne[0];
-            g3_vk_loc x = loc(ex, nd->src[0]);
-            x.offset += (uint64_t)nd->src_row0 * (uint64_t)g->tensors[nd->src[0]].ne[0] * 4;
-            const g3_vk_loc res = nd->op == G3_OP_NORM_ADD ? loc(ex, nd->src[1]) : (g3_vk_loc){0};
-            g3_vk_record_rms_norm(cmd, ex->ops, x, (g3_vk_loc){ex->vectors, ex->vec_offset[wi]},
-                                  n, (uint32_t)(dt->ne[0] * dt->ne[1] / n), nd->eps,
-                                  nd->op == G3_OP_NORM_ADD ? &res : NULL, loc(ex, nd->dst));
-            break;
-        }
-        case G3_OP_MATVEC:
-            g3_vk_matvec_record(cmd, ex->mats[wi], ex->arena, ex->plan.tensors[nd->src[0]].offset,
-                                ex->arena, ex->plan.tensors[nd->dst].offset,
-                                (uint32_t)g->tensors[nd->dst].ne[1]);
-            break;
-        case G3_OP_ROPE: {
-            if (!fused)
-                return g3_err_set(err, G3_ERR_UNSUPPORTED,
-                                  "node %d: ROPE without its KV_STORE cannot run on Vulkan", i);
-            const g3_node *nk = &g->nodes[i + 1], *ns = &g->nodes[i + 2];
-            const g3_vk_rope_kv_args a = {
-                .pos = pos, .act = ex->arena,
-                .q_in = ex->plan.tensors[nd->src[0]].offset,
-                .q_out = ex->plan.tensors[nd->dst].offset,
-                .k_in = ex->plan.tensors[nk->src[0]].offset,
-                .k_out = ex->plan.tensors[nk->dst].offset,
-                .v_in = ex->plan.tensors[ns->src[1]].offset,
-                .n_tokens = T,
-                .table = m->layers[nd->layer].is_global ? ex->rope_global : ex->rope_swa,
-                .kv = &ex->kv[nd->layer]};
-            g3_vk_record_rope_kv(cmd, ex->ops, &a);
-            i += 2;
-            break;
-        }
-        case G3_OP_KV_STORE:
-            return g3_err_set(err, G3_ERR_UNSUPPORTED,
-                              "node %d: KV_STORE without its ROPE cannot run on Vulkan", i);
-        case G3_OP_ATTN: {
-            const g3_layer *L = &m->layers[nd->layer];
-            const g3_vk_attn_args a = {
-                .pos = pos, .q = loc(ex, nd->src[0]), .out = loc(ex, nd->dst),
-                .scratch = {ex->attn_scratch, 0}, .n_tokens = T, .kv = &ex->kv[nd->layer],
-                .window = L->is_global ? 0 : (uint32_t)in->sliding_window,
-                .scale = in->query_scale};
-            g3_vk_record_attn(cmd, ex->ops, &a);
-            break;
-        }
-        case G3_OP_GELU_MUL: {
-            const g3_tensor *dt = &g->tensors[nd->dst];
-            g3_vk_record_gelu_mul(cmd, ex->ops, loc(ex, nd->src[0]), loc(ex, nd->src[1]),
-                                  (uint32_t)(dt->ne[0] * dt->ne[1]), loc(ex, nd->dst));
-            break;
-        }
-        case G3_OP_COUNT:
-            break;
-        }
-    }
-    if (logits && g->t_logits >= 0) {
-        /* Argmax of the last logits row on the device, and the logits into host memory. */
-        const uint64_t row = (uint64_t)in->n_vocab * 4;
-        const uint64_t bytes = row * (uint64_t)g->n_logits;
-        g3_vk_loc last = loc(ex, g->t_logits);
-        last.offset += bytes - row;
-        g3_vk_cmd_barrier(cmd);
-        g3_vk_record_argmax(cmd, ex->ops, last, (uint32_t)in->n_vocab,
-                            (g3_vk_loc){ex->select_scratch, 0},
-                            (g3_vk_loc){ex->readback, bytes});
-        g3_vk_cmd_copy(cmd, ex->arena, ex->plan.tensors[g->t_logits].offset, ex->readback, 0,
-                       bytes);
-        barriers++;
-    }
-    if (ex->arena_rb) {
-        g3_vk_cmd_barrier(cmd);
-        g3_vk_cmd_copy(cmd, ex->arena, 0, ex->arena_rb, 0, ex->plan.arena_bytes);
-    }
-    if (logits) {
-        ex->mem.n_barriers = barriers;
-        ex->mem.n_dispatch_nodes = dispatched;
-    }
-    return g3_vk_cmd_end(cmd, err);
-}
-
 /* ---- lifetime --------------------------------------------------------------------- */
 
-g3_status g3_vk_exec_create(const g3_graph *graph, const g3_vk_exec_options *opt,
-                            g3_vk_exec **out, g3_err *err)
+g3_status g3_vk_exec_create(const g3_graph *const *graphs, int n_graphs,
+                            const g3_vk_exec_options *opt, g3_vk_exec **out, g3_err *err)
 {
     *out = NULL;
-    if (!opt || opt->n_ctx < graph->n_tokens)
-        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_exec_create: n_ctx is required");
+    if (!opt || !graphs || n_graphs < 1)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_exec_create: no steps or no options");
+    int max_tokens = 0;
+    for (int i = 0; i < n_graphs; i++) {
+        if (!graphs[i] || graphs[i]->model != graphs[0]->model)
+            return g3_err_set(err, G3_ERR_INVALID_ARG,
+                              "g3_vk_exec_create: step %d is not a graph of the same model", i);
+        max_tokens = G3_MAX(max_tokens, graphs[i]->n_tokens);
+    }
+    if (opt->n_ctx < max_tokens)
+        return g3_err_set(err, G3_ERR_INVALID_ARG,
+                          "g3_vk_exec_create: n_ctx %d is below the largest step (%d tokens)",
+                          opt->n_ctx, max_tokens);
     g3_vk_exec *ex = calloc(1, sizeof(*ex));
     if (!ex)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the Vulkan executor");
-    ex->graph = graph;
-    const g3_model_info *in = &graph->model->info;
-    g3_status st = g3_vk_context_create(
-        &(g3_vk_options){.device = opt->device, .validation = opt->validation}, &ex->ctx, err);
-    if (st != G3_OK)
+    ex->model = graphs[0]->model;
+    ex->max_tokens = max_tokens;
+    ex->last_step = -1;
+    const g3_model_info *in = &ex->model->info;
+    g3_status st = G3_OK;
+    if (!(ex->steps = calloc((size_t)n_graphs, sizeof(*ex->steps)))) {
+        st = g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the Vulkan executor");
+        goto fail;
+    }
+    ex->n_steps = n_graphs;
+    if ((st = g3_vk_context_create(
+             &(g3_vk_options){.device = opt->device, .validation = opt->validation}, &ex->ctx,
+             err)) != G3_OK)
         goto fail;
     const g3_vk_device_info *dev = g3_vk_context_device(ex->ctx);
+    /* GPUs under a desktop OS are reset when one submission runs for ~2 s; CPU
+     * devices have no such watchdog. */
+    ex->budget_s = opt->submit_budget_ms < 0   ? -1.0
+                   : opt->submit_budget_ms > 0 ? opt->submit_budget_ms / 1000.0
+                   : dev->type == G3_VK_DEVICE_CPU ? 0.0
+                                                   : 0.050;
     const g3_plan_options po = {.alignment = G3_MAX(dev->min_storage_buffer_offset_alignment, 16),
                                 .no_reuse = opt->keep_all, .n_ctx = opt->n_ctx,
                                 .kv_bytes_per_el = opt->kv_f32 ? 4 : 2};
-    if ((st = g3_plan_build(graph, &po, &ex->plan, err)) != G3_OK ||
-        (st = g3_vk_matvec_create(ex->ctx, NULL, &ex->mv, err)) != G3_OK ||
+    for (int i = 0; i < n_graphs; i++) {
+        ex->steps[i].graph = graphs[i];
+        if ((st = g3_plan_build(graphs[i], &po, &ex->steps[i].plan, err)) != G3_OK)
+            goto fail;
+    }
+    if ((st = g3_vk_matvec_create(ex->ctx, NULL, &ex->mv, err)) != G3_OK ||
         (st = g3_vk_ops_create(ex->ctx,
                                &(g3_vk_ops_options){.n_head = (uint32_t)in->n_head,
                                                     .n_head_kv = (uint32_t)in->n_head_kv,
                                                     .head_dim = (uint32_t)in->head_dim},
                                &ex->ops, err)) != G3_OK ||
         (st = upload_weights(ex, opt, err)) != G3_OK ||
-        (st = create_buffers(ex, opt, err)) != G3_OK ||
-        (st = g3_vk_cmd_create(ex->ctx, &ex->cmd_body, err)) != G3_OK ||
-        (st = g3_vk_cmd_create(ex->ctx, &ex->cmd_full, err)) != G3_OK ||
-        (st = record(ex, ex->cmd_body, false, err)) != G3_OK ||
-        (st = record(ex, ex->cmd_full, true, err)) != G3_OK)
+        (st = create_buffers(ex, opt, err)) != G3_OK)
         goto fail;
+    if (opt->profile) /* the steps' recorders, created from here on, are profiled */
+        g3_vk_context_set_profiling(ex->ctx, true);
+    for (int i = 0; i < n_graphs; i++)
+        if ((st = g3_vk_exec_record_step(ex, &ex->steps[i], err)) != G3_OK)
+            goto fail;
+    ex->mem.n_barriers = ex->steps[0].n_barriers;
+    ex->mem.n_dispatch_nodes = ex->steps[0].n_dispatch_nodes;
     *out = ex;
     return G3_OK;
 fail:
@@ -343,8 +238,16 @@ void g3_vk_exec_free(g3_vk_exec *ex)
 {
     if (!ex)
         return;
-    g3_vk_cmd_free(ex->cmd_full);
-    g3_vk_cmd_free(ex->cmd_body);
+    for (int s = 0; s < ex->n_steps; s++) {
+        vk_step *st = &ex->steps[s];
+        if (st->cmds)
+            for (int k = 0; k <= st->n_seg; k++)
+                g3_vk_cmd_free(st->cmds[k]);
+        free(st->cmds);
+        free(st->seg_first);
+        g3_plan_free(&st->plan);
+    }
+    free(ex->steps);
     g3_vk_rope_table_free(ex->rope_global);
     g3_vk_rope_table_free(ex->rope_swa);
     if (ex->ctx) {
@@ -354,13 +257,13 @@ void g3_vk_exec_free(g3_vk_exec *ex)
         g3_vk_buffer_free(ex->ctx, ex->select_scratch);
         g3_vk_buffer_free(ex->ctx, ex->attn_scratch);
         if (ex->kv_buf)
-            for (int l = 0; l < ex->graph->model->info.n_layer; l++)
+            for (int l = 0; l < ex->model->info.n_layer; l++)
                 g3_vk_buffer_free(ex->ctx, ex->kv_buf[l]);
         g3_vk_buffer_free(ex->ctx, ex->arena);
         g3_vk_buffer_free(ex->ctx, ex->vectors);
     }
     if (ex->mats)
-        for (int i = 0; i < ex->plan.n_weights; i++)
+        for (int i = 0; i < ex->n_weights; i++)
             g3_vk_weight_free(ex->mats[i]);
     g3_vk_ops_free(ex->ops);
     g3_vk_matvec_free(ex->mv);
@@ -369,23 +272,54 @@ void g3_vk_exec_free(g3_vk_exec *ex)
     free(ex->kv_buf);
     free(ex->mats);
     free(ex->vec_offset);
-    g3_plan_free(&ex->plan);
+    free(ex->weights);
     free(ex);
 }
 
 /* ---- running ---------------------------------------------------------------------- */
 
-g3_status g3_vk_exec_run(g3_vk_exec *ex, const int32_t *tokens, int64_t pos0, bool want_logits,
-                         g3_err *err)
+g3_status g3_vk_exec_run(g3_vk_exec *ex, int step, const int32_t *tokens, int64_t pos0,
+                         bool want_logits, g3_err *err)
 {
-    uint32_t *step = g3_vk_buffer_map(ex->step);
-    step[0] = (uint32_t)pos0;
-    for (int t = 0; t < ex->graph->n_tokens; t++)
-        step[1 + t] = (uint32_t)tokens[t];
-    const bool logits = want_logits && ex->graph->t_logits >= 0;
-    g3_status st = g3_vk_cmd_replay(logits ? ex->cmd_full : ex->cmd_body, err);
-    ex->has_logits = st == G3_OK && logits;
-    return st;
+    if (step < 0 || step >= ex->n_steps)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_exec_run: no step %d", step);
+    vk_step *s = &ex->steps[step];
+    uint32_t *buf = g3_vk_buffer_map(ex->step);
+    buf[0] = (uint32_t)pos0;
+    for (int t = 0; t < s->graph->n_tokens; t++)
+        buf[1 + t] = (uint32_t)tokens[t];
+    const bool logits = want_logits && s->graph->t_logits >= 0;
+    ex->has_logits = false;
+    ex->last_step = step;
+    g3_vk_cmd *cmds[64];
+    const int n = s->n_seg;
+    G3_ASSERT(n <= 64);
+    for (int k = 0; k < n; k++)
+        cmds[k] = s->cmds[k];
+    if (logits)
+        cmds[n - 1] = s->cmds[n];
+    /* Segments per submission: all of them without a budget; one at a time until
+     * the step has been timed once; then as many as fit the budget. */
+    int per = n;
+    if (ex->budget_s < 0 || (ex->budget_s > 0 && s->seg_s == 0))
+        per = 1;
+    else if (ex->budget_s > 0)
+        per = (int)G3_MAX(1.0, G3_MIN((double)n, ex->budget_s / s->seg_s));
+    s->last_submissions = 0;
+    double longest = 0;
+    for (int k = 0; k < n; k += per) {
+        const int cnt = G3_MIN(per, n - k);
+        const double t0 = g3_time_s();
+        g3_status st = g3_vk_cmd_replay_group(&cmds[k], (uint32_t)cnt, err);
+        if (st != G3_OK)
+            return st;
+        longest = G3_MAX(longest, (g3_time_s() - t0) / cnt);
+        s->last_submissions++;
+    }
+    /* The slowest segment sets the pace (the logits segment included). */
+    s->seg_s = longest;
+    ex->has_logits = logits;
+    return G3_OK;
 }
 
 const float *g3_vk_exec_logits(const g3_vk_exec *ex)
@@ -397,7 +331,7 @@ int32_t g3_vk_exec_argmax(const g3_vk_exec *ex)
 {
     if (!ex->has_logits)
         return -1;
-    const g3_graph *g = ex->graph;
+    const g3_graph *g = ex->steps[ex->last_step].graph;
     const uint8_t *p = g3_vk_buffer_map(ex->readback);
     uint32_t id;
     memcpy(&id, p + (uint64_t)g->model->info.n_vocab * 4 * (uint64_t)g->n_logits, 4);
@@ -406,15 +340,18 @@ int32_t g3_vk_exec_argmax(const g3_vk_exec *ex)
 
 g3_status g3_vk_exec_read(g3_vk_exec *ex, int id, float *dst, g3_err *err)
 {
-    if (id < 0 || id >= ex->graph->n_tensors)
+    if (ex->last_step < 0)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "no step has run");
+    const vk_step *s = &ex->steps[ex->last_step];
+    if (id < 0 || id >= s->graph->n_tensors)
         return g3_err_set(err, G3_ERR_INVALID_ARG, "no tensor %d", id);
     if (ex->arena_rb) {
-        memcpy(dst, (const uint8_t *)g3_vk_buffer_map(ex->arena_rb) + ex->plan.tensors[id].offset,
-               ex->plan.tensors[id].bytes);
+        memcpy(dst, (const uint8_t *)g3_vk_buffer_map(ex->arena_rb) + s->plan.tensors[id].offset,
+               s->plan.tensors[id].bytes);
         return G3_OK;
     }
-    return g3_vk_buffer_download(ex->ctx, ex->arena, ex->plan.tensors[id].offset, dst,
-                                 ex->plan.tensors[id].bytes, err);
+    return g3_vk_buffer_download(ex->ctx, ex->arena, s->plan.tensors[id].offset, dst,
+                                 s->plan.tensors[id].bytes, err);
 }
 
 g3_vk_exec_memory g3_vk_exec_get_memory(const g3_vk_exec *ex)
@@ -422,7 +359,47 @@ g3_vk_exec_memory g3_vk_exec_get_memory(const g3_vk_exec *ex)
     return ex->mem;
 }
 
+g3_vk_exec_step_info g3_vk_exec_get_step_info(const g3_vk_exec *ex, int step)
+{
+    if (!ex || step < 0 || step >= ex->n_steps)
+        return (g3_vk_exec_step_info){0};
+    const vk_step *s = &ex->steps[step];
+    return (g3_vk_exec_step_info){.n_tokens = s->graph->n_tokens,
+                                  .n_logits = s->graph->n_logits,
+                                  .activations = s->plan.arena_bytes,
+                                  .n_barriers = s->n_barriers,
+                                  .n_dispatch_nodes = s->n_dispatch_nodes,
+                                  .n_segments = s->n_seg,
+                                  .last_submissions = s->last_submissions};
+}
+
 const char *g3_vk_exec_device_name(const g3_vk_exec *ex)
 {
     return g3_vk_context_device(ex->ctx)->name;
+}
+
+/* ---- profiling ------------------------------------------------------------------ */
+
+int g3_vk_exec_get_profile(const g3_vk_exec *ex, g3_profile_entry *entries, int cap,
+                           g3_profile_info *info)
+{
+    g3_profile_info in = {0};
+    g3_vk_profile_totals t = {0};
+    const uint32_t n = g3_vk_profile_get(ex->ctx, entries, cap > 0 ? (uint32_t)cap : 0, &t);
+    in.supported = g3_vk_profile_supported(ex->ctx, in.note, sizeof(in.note));
+    if (in.supported && !g3_vk_context_profiling(ex->ctx)) {
+        in.supported = false;
+        snprintf(in.note, sizeof(in.note), "the context was created without the profile option");
+    }
+    in.submissions = t.replays;
+    in.gpu_ns = t.gpu_ns;
+    in.n_entries = (int)n;
+    if (info)
+        *info = in;
+    return (int)n;
+}
+
+void g3_vk_exec_reset_profile(g3_vk_exec *ex)
+{
+    g3_vk_profile_reset(ex->ctx);
 }

@@ -1,9 +1,11 @@
 /* test_vk_model: the whole model on the Vulkan device (lavapipe in CI, with
  * the validation layer on) against the CPU reference, for every
- * shared/reference mini model over its 192 positions:
+ * shared/reference mini model over its 192 positions, token by token (the
+ * decode step), in one 192-token prefill pass and in prefill chunks of 64:
  *   f32 KV cache: logits within 2e-4 of the CPU reference, same top-1 everywhere;
  *   f16 KV cache: within 2e-3 of the CPU reference run with the same f16
  *   rounding of K/V, same top-1 everywhere (and within 2e-3 of the f32 one).
+ * g3vk diff: every op within budget, decode steps and prefill steps.
  * Also: the decode step is recorded once and replayed (positions only change
  * in the step buffer), so a context reset replays to identical logits. */
 #include <math.h>
@@ -16,8 +18,10 @@
 #include "test.h"
 #include "vk.h"
 
-/* All positions' logits of ids[0..n) with the given backend and KV type. */
-static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16,
+/* All positions' logits of ids[0..n) with the given backend and KV type;
+ * batch 0: one g3_context_eval per token, else one g3_context_eval_all with
+ * prefill steps of `batch` tokens. */
+static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16, int batch,
                   const int32_t *ids, int n, int n_vocab, char *device, size_t device_cap)
 {
     char err[700];
@@ -31,14 +35,21 @@ static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16
     g3_context *ctx = NULL;
     float *out = malloc((size_t)n * (size_t)n_vocab * sizeof(float));
     if (!out ||
-        g3_context_create(m, &(g3_context_options){.n_ctx = n, .kv_f32 = kv_f32, .kv_f16 = kv_f16},
+        g3_context_create(m,
+                          &(g3_context_options){.n_ctx = n, .kv_f32 = kv_f32, .kv_f16 = kv_f16,
+                                                .n_batch = batch},
                           &ctx) != G3_OK) {
         fprintf(stderr, "context: %s\n", g3_model_last_error(m));
         free(out);
         g3_model_free(m);
         return NULL;
     }
-    for (int i = 0; i < n && out; i++) {
+    if (batch && g3_context_eval_all(ctx, ids, n, out) != G3_OK) {
+        fprintf(stderr, "eval_all: %s\n", g3_context_error(ctx));
+        free(out);
+        out = NULL;
+    }
+    for (int i = 0; i < n && out && !batch; i++) {
         if (g3_context_eval(ctx, &ids[i], 1, true) != G3_OK) {
             fprintf(stderr, "eval %d: %s\n", i, g3_context_error(ctx));
             free(out);
@@ -73,11 +84,28 @@ int main(void)
         g3_logits_file ref;
         REQUIRE(g3_logits_file_read(ref_path, false, &ref, &e) == G3_OK, "%s", e.msg);
         const int n = ref.n_prompt + ref.n_gen, V = ref.n_vocab;
-        float *cpu32 = run(path, G3_BACKEND_CPU, false, false, ref.ids, n, V, dev, sizeof(dev));
-        float *cpu16 = run(path, G3_BACKEND_CPU, false, true, ref.ids, n, V, dev, sizeof(dev));
-        float *gpu32 = run(path, G3_BACKEND_VULKAN, true, false, ref.ids, n, V, dev, sizeof(dev));
-        float *gpu16 = run(path, G3_BACKEND_VULKAN, false, false, ref.ids, n, V, dev, sizeof(dev));
+        float *cpu32 = run(path, G3_BACKEND_CPU, false, false, 0, ref.ids, n, V, dev, sizeof(dev));
+        float *cpu16 = run(path, G3_BACKEND_CPU, false, true, 0, ref.ids, n, V, dev, sizeof(dev));
+        float *gpu32 = run(path, G3_BACKEND_VULKAN, true, false, 0, ref.ids, n, V, dev, sizeof(dev));
+        float *gpu16 = run(path, G3_BACKEND_VULKAN, false, false, 0, ref.ids, n, V, dev, sizeof(dev));
         REQUIRE(cpu32 && cpu16 && gpu32 && gpu16, "mini-%s: all four runs", names[f]);
+        /* Prefill: all positions in one pass (f32 and f16 KV), and in chunks of 64. */
+        static const struct { int batch; bool f32; } pre[] = {{192, true}, {192, false},
+                                                              {64, false}};
+        for (size_t k = 0; k < sizeof(pre) / sizeof(pre[0]); k++) {
+            float *gp = run(path, G3_BACKEND_VULKAN, pre[k].f32, false, pre[k].batch, ref.ids, n,
+                            V, dev, sizeof(dev));
+            REQUIRE(gp, "mini-%s: prefill run", names[f]);
+            const g3_logits_diff d = g3_logits_compare(gp, pre[k].f32 ? cpu32 : cpu16, n, V);
+            const double tol = pre[k].f32 ? 2e-4 : 2e-3;
+            printf("mini-%-7s prefill steps of %d, %s KV: max abs %.2e top-1 %d/%d\n", names[f],
+                   pre[k].batch, pre[k].f32 ? "f32" : "f16", d.max_abs, d.top1_agree, n);
+            CHECK(d.max_abs < tol, "mini-%s prefill %d %s KV: max abs %.3g at position %d",
+                  names[f], pre[k].batch, pre[k].f32 ? "f32" : "f16", d.max_abs, d.worst_row);
+            CHECK(d.top1_agree == n, "mini-%s prefill %d: top-1 %d/%d", names[f], pre[k].batch,
+                  d.top1_agree, n);
+            free(gp);
+        }
         const g3_logits_diff d32 = g3_logits_compare(gpu32, cpu32, n, V);
         const g3_logits_diff d16 = g3_logits_compare(gpu16, cpu16, n, V);
         const g3_logits_diff d16f = g3_logits_compare(gpu16, cpu32, n, V);
@@ -110,17 +138,25 @@ int main(void)
     REQUIRE(g3_model_load(path, &(g3_model_options){.backend = G3_BACKEND_CPU}, &m, err,
                           sizeof(err)) == G3_OK,
             "%s", err);
-    for (int f32 = 0; f32 < 2; f32++) {
+    /* Decode steps with both KV types, then prefill steps: 70 tokens in one step,
+     * and steps of 16 (the last 6 positions left out), chunks starting mid-context. */
+    static const struct { int f32, batch, positions; } dc[] = {
+        {0, 1, 70}, {1, 1, 70}, {0, 70, 70}, {1, 16, 64}};
+    for (size_t c = 0; c < sizeof(dc) / sizeof(dc[0]); c++) {
+        const int f32 = dc[c].f32;
         g3_diff_report rep;
-        REQUIRE(g3_diff_run(m, ref.ids, 70, &(g3_diff_options){.kv_f32 = f32}, &rep, &e) == G3_OK,
+        REQUIRE(g3_diff_run(m, ref.ids, 70,
+                            &(g3_diff_options){.kv_f32 = f32, .batch = dc[c].batch}, &rep,
+                            &e) == G3_OK,
                 "diff: %s", e.msg);
         double worst = 0;
         for (int k = 0; k < rep.n_rows; k++)
             worst = rep.rows[k].nmse / rep.rows[k].tol > worst ? rep.rows[k].nmse / rep.rows[k].tol
                                                                : worst;
-        printf("diff, %s KV: %d tensors x %d positions, %d over budget, worst NMSE/budget %.3f\n",
-               f32 ? "f32" : "f16", rep.n_rows, rep.n_positions, rep.n_over, worst);
-        CHECK(rep.n_rows == 37 && rep.n_positions == 70, "diff covered every tensor");
+        printf("diff, %s KV, steps of %d: %d tensors x %d positions, %d over budget, worst "
+               "NMSE/budget %.3f\n",
+               f32 ? "f32" : "f16", dc[c].batch, rep.n_rows, rep.n_positions, rep.n_over, worst);
+        CHECK(rep.n_rows == 37 && rep.n_positions == dc[c].positions, "diff covered every tensor");
         CHECK(rep.n_over == 0 && rep.first_over < 0, "diff: %d tensors over budget, first %s",
               rep.n_over,
               rep.first_over >= 0 ? rep.graph.tensors[rep.rows[rep.first_over].tensor].name : "-");

@@ -10,20 +10,22 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: g3vk diff -m MODEL.gguf [-p PROMPT | --ref REF.logits] [-n N]\n"
-               "                 [--cache-type f16|f32] [--device N] [--all]\n"
+               "                 [--cache-type f16|f32] [--device N] [--all] [-b N]\n"
                "  Runs the same tokens through the CPU reference and the Vulkan backend one\n"
                "  step at a time and prints, for every op of every layer, the max abs error\n"
                "  and the NMSE against the CPU (worst position), marking the first op over\n"
                "  its budget. --all prints every tensor (default: one line per op kind and\n"
                "  layer range, plus everything over budget). Exit status 1 when an op is\n"
-               "  over its budget. -n caps the positions (default 32).\n");
+               "  over its budget. -n caps the positions (default 32). -b N: steps of N\n"
+               "  tokens (prefill: matrix-matrix products, flash attention; default 1, the\n"
+               "  decode step); positions after the last whole step are left out.\n");
     return f == stdout ? 0 : 2;
 }
 
 int g3_cli_diff(int argc, char **argv)
 {
     const char *model_path = NULL, *prompt = NULL, *ref_path = NULL;
-    long long n_max = 32, device = 0;
+    long long n_max = 32, device = 0, batch = 1;
     bool kv_f32 = false, all = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -35,7 +37,7 @@ int g3_cli_diff(int argc, char **argv)
         }
         if (strcmp(a, "-m") && strcmp(a, "--model") && strcmp(a, "-p") && strcmp(a, "--prompt") &&
             strcmp(a, "--ref") && strcmp(a, "-n") && strcmp(a, "--cache-type") &&
-            strcmp(a, "--device")) {
+            strcmp(a, "--device") && strcmp(a, "-b") && strcmp(a, "--batch-size")) {
             fprintf(stderr, "g3vk diff: unknown option '%s'\n", a);
             return usage(stderr);
         }
@@ -50,6 +52,9 @@ int g3_cli_diff(int argc, char **argv)
         else if (!strcmp(a, "-n") && !g3_cli_int(a, v, 1, 1 << 20, &n_max))
             return 2;
         else if (!strcmp(a, "--device") && !g3_cli_int(a, v, 0, 64, &device))
+            return 2;
+        else if ((!strcmp(a, "-b") || !strcmp(a, "--batch-size")) &&
+                 !g3_cli_int(a, v, 1, 1 << 16, &batch))
             return 2;
         else if (!strcmp(a, "--cache-type")) {
             if (strcmp(v, "f16") && strcmp(v, "f32")) {
@@ -103,13 +108,14 @@ int g3_cli_diff(int argc, char **argv)
     }
     if (n > n_max)
         n = (int)n_max;
-    if (g3_diff_run(m, ids, n, &(g3_diff_options){.kv_f32 = kv_f32, .device = (int)device}, &rep,
+    if (g3_diff_run(m, ids, n, &(g3_diff_options){.kv_f32 = kv_f32, .device = (int)device,
+                                           .batch = (int)batch}, &rep,
                     &err) != G3_OK) {
         fprintf(stderr, "g3vk diff: %s\n", err.msg);
         goto done;
     }
-    printf("%s vs CPU reference, %d positions, %s KV cache\n\n", rep.device, rep.n_positions,
-           kv_f32 ? "f32" : "f16");
+    printf("%s vs CPU reference, %d positions in steps of %d tokens, %s KV cache\n\n",
+           rep.device, rep.n_positions, rep.graph.n_tokens, kv_f32 ? "f32" : "f16");
     printf("| tensor               | op       |   max abs |      NMSE |    budget | worst pos |\n"
            "|----------------------|----------|----------:|----------:|----------:|----------:|\n");
     for (int k = 0; k < rep.n_rows; k++) {

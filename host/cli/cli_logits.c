@@ -13,12 +13,14 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: g3vk logits -m MODEL.gguf --ref REF.logits [--out OUT.logits]\n"
             "                   [--backend cpu|vulkan|auto] [--device N] [-t THREADS]\n"
-            "                   [--cache-type f16|f32]\n"
+            "                   [--cache-type f16|f32] [-b N]\n"
             "  Reads the token sequence (prompt ++ generated) from REF.logits, computes the\n"
             "  logits after every position, writes them to OUT.logits in the same format and\n"
             "  prints max abs difference, top-1 agreement and mean KL against REF.\n"
             "  --cache-type: the KV cache element type on Vulkan (default f16; the CPU\n"
-            "  reference keeps f32 unless f16 is asked for, then it rounds the same way).\n");
+            "  reference keeps f32 unless f16 is asked for, then it rounds the same way).\n"
+            "  -b, --batch-size: tokens per prefill step on Vulkan (default 512; 1 feeds\n"
+            "  one token per step, as decoding does).\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -26,7 +28,7 @@ int g3_cli_logits(int argc, char **argv)
 {
     const char *model_path = NULL, *ref_path = NULL, *out_path = NULL;
     g3_backend backend = G3_BACKEND_AUTO;
-    long long threads = 0, device = 0;
+    long long threads = 0, device = 0, batch = 0;
     int kv_type = 0; /* 0 default, 16, 32 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -35,7 +37,8 @@ int g3_cli_logits(int argc, char **argv)
         if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--ref") ||
             !strcmp(a, "--out") || !strcmp(a, "--backend") || !strcmp(a, "-t") ||
             !strcmp(a, "--threads") || !strcmp(a, "--device") || !strcmp(a, "--cache-type") ||
-            !strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
+            !strcmp(a, "-ctk") || !strcmp(a, "-ctv") || !strcmp(a, "-b") ||
+            !strcmp(a, "--batch-size")) {
             if (!(v = g3_cli_value(argc, argv, &i)))
                 return 2;
         } else {
@@ -54,6 +57,9 @@ int g3_cli_logits(int argc, char **argv)
                  !g3_cli_int(a, v, 1, 1024, &threads))
             return 2;
         else if (!strcmp(a, "--device") && !g3_cli_int(a, v, 0, 64, &device))
+            return 2;
+        else if ((!strcmp(a, "-b") || !strcmp(a, "--batch-size")) &&
+                 !g3_cli_int(a, v, 1, 1 << 16, &batch))
             return 2;
         else if (!strcmp(a, "--cache-type") || !strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
             if (!strcmp(v, "f16"))
@@ -97,7 +103,8 @@ int g3_cli_logits(int argc, char **argv)
                 in->n_vocab, ref_path, ref.n_vocab);
         goto done;
     }
-    const g3_context_options co = {.n_ctx = n, .kv_f32 = kv_type == 32, .kv_f16 = kv_type == 16};
+    const g3_context_options co = {.n_ctx = n, .kv_f32 = kv_type == 32, .kv_f16 = kv_type == 16,
+                                   .n_batch = (int)batch};
     if (g3_context_create(m, &co, &ctx) != G3_OK) {
         fprintf(stderr, "g3vk logits: cannot create a context of %d positions: %s\n", n,
                 g3_model_last_error(m));
@@ -113,13 +120,9 @@ int g3_cli_logits(int argc, char **argv)
         goto done;
     }
     const double t0 = g3_time_s();
-    for (int i = 0; i < n; i++) {
-        if (g3_context_eval(ctx, &ref.ids[i], 1, true) != G3_OK) {
-            fprintf(stderr, "g3vk logits: position %d: %s\n", i, g3_context_error(ctx));
-            goto done;
-        }
-        memcpy(out.logits + (size_t)i * ref.n_vocab, g3_context_logits(ctx),
-               (size_t)ref.n_vocab * sizeof(float));
+    if (g3_context_eval_all(ctx, ref.ids, n, out.logits) != G3_OK) {
+        fprintf(stderr, "g3vk logits: %s\n", g3_context_error(ctx));
+        goto done;
     }
     const double dt = g3_time_s() - t0;
     if (out_path && g3_logits_file_write(out_path, &out, &err) != G3_OK) {

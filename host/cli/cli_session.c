@@ -37,6 +37,7 @@ void g3_cli_session_usage(FILE *f)
             "  -m, --model FILE        Gemma 3 GGUF model (required)\n"
             "  -n, --n-predict N       tokens per reply (default -1: until the end of the turn)\n"
             "  -c, --ctx-size N        context size in tokens (default 4096)\n"
+            "  -b, --batch-size N      prompt tokens per prefill step on Vulkan (default 512)\n"
             "  -t, --threads N         CPU threads (default: all cores)\n"
             "  --backend B             cpu, vulkan or auto (default auto)\n"
             "  --device N              Vulkan device index from `g3vk devices` (default: best)\n"
@@ -62,7 +63,8 @@ int g3_cli_session_flag(g3_cli_session *s, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     static const char *const with_value[] = {
-        "-m", "--model", "-n", "--n-predict", "-c", "--ctx-size", "-t", "--threads", "--backend",
+        "-m", "--model", "-n", "--n-predict", "-c", "--ctx-size", "-b", "--batch-size",
+        "-t", "--threads", "--backend",
         "--device", "--system", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
         "--repeat-last-n", "--presence-penalty", "--frequency-penalty", "--seed", "-r", "--stop"};
     if (!strcmp(a, "--raw")) {
@@ -106,6 +108,10 @@ int g3_cli_session_flag(g3_cli_session *s, int argc, char **argv, int *i)
         if (!g3_cli_int(a, v, 1, 1 << 24, &n))
             return -1;
         s->n_ctx = (int)n;
+    } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+        if (!g3_cli_int(a, v, 1, 1 << 16, &n))
+            return -1;
+        s->n_batch = (int)n;
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
         if (!g3_cli_int(a, v, 1, 1024, &n))
             return -1;
@@ -214,7 +220,9 @@ bool g3_cli_session_open(g3_cli_session *s, const char *cmd)
                 cmd, s->n_ctx, in->n_ctx_train, in->n_ctx_train);
         s->n_ctx = in->n_ctx_train;
     }
-    if ((st = g3_context_create(s->model, &(g3_context_options){.n_ctx = s->n_ctx}, &s->ctx)) !=
+    if ((st = g3_context_create(s->model,
+                                 &(g3_context_options){.n_ctx = s->n_ctx, .n_batch = s->n_batch},
+                                 &s->ctx)) !=
         G3_OK) {
         fprintf(stderr, "g3vk %s: cannot create a context of %d tokens: %s\n", cmd, s->n_ctx,
                 g3_model_last_error(s->model)[0] ? g3_model_last_error(s->model)
@@ -225,10 +233,12 @@ bool g3_cli_session_open(g3_cli_session *s, const char *cmd)
     if (s->verbose && in->backend == G3_BACKEND_VULKAN) {
         const g3_context_memory mem = g3_context_get_memory(s->ctx);
         char a[32], b[32], c[32], d[32];
+        char e[32];
         fprintf(stderr, "g3vk %s: device memory: weights %s, KV cache %s (%d positions), "
-                        "activations %s, scratch %s\n",
+                        "activations %s (prefill chunk of %d; decode step %s), scratch %s\n",
                 cmd, g3_cli_bytes(mem.weights, a, sizeof(a)), g3_cli_bytes(mem.kv_cache, b, sizeof(b)),
-                s->n_ctx, g3_cli_bytes(mem.activations, c, sizeof(c)),
+                s->n_ctx, g3_cli_bytes(mem.activations, c, sizeof(c)), mem.n_batch,
+                g3_cli_bytes(mem.activations_decode, e, sizeof(e)),
                 g3_cli_bytes(mem.scratch, d, sizeof(d)));
     }
     g3_err e = {0};

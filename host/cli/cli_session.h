@@ -19,6 +19,7 @@ typedef struct g3_cli_session {
     const char *model_path;
     int n_predict;       /* -n: tokens per reply; -1 = until end of turn or context full */
     int n_ctx;           /* -c                                                         */
+    int n_batch;         /* -b: prompt tokens per prefill step (0 = the engine's 512)    */
     int n_threads;       /* -t                                                         */
     g3_backend backend;  /* --backend                                                  */
     int device;          /* --device (1-based; 0 = auto)                               */

@@ -141,6 +141,12 @@ typedef struct g3_context_options {
     bool kv_f32; /* Vulkan: f32 KV cache; default false = f16                      */
     bool kv_f16; /* CPU: round stored K/V to f16 as the Vulkan default does (to
                     compare the two exactly); default false = f32                    */
+    int n_batch; /* Vulkan: most prompt tokens one prefill step processes together
+                    (matrix-matrix products, flash attention); longer inputs run in
+                    chunks. Default 0 = 512; 1 = token by token. Capped at n_ctx.    */
+    bool profile; /* Vulkan: time every dispatch with timestamp queries and keep a
+                     per-kernel profile (g3_context_get_profile); costs a little per
+                     dispatch. Default false: the recorded steps hold no query.      */
 } g3_context_options;
 
 /* Creates a context (KV cache and activations) for a model. The model must
@@ -156,6 +162,11 @@ void g3_context_free(g3_context *ctx);
  * vocabulary. */
 g3_status g3_context_eval(g3_context *ctx, const int32_t *tokens, int n, bool want_logits);
 
+/* Like g3_context_eval, and the logits of every one of the n tokens into
+ * logits (n * n_vocab floats, row i after token i): what `g3vk logits` and
+ * perplexity need. On Vulkan the LM head runs in chunks of a few dozen rows. */
+g3_status g3_context_eval_all(g3_context *ctx, const int32_t *tokens, int n, float *logits);
+
 /* Logits (n_vocab floats) after the last evaluated token whose logits were
  * requested; borrowed, valid until the next eval or reset. NULL before any. */
 const float *g3_context_logits(const g3_context *ctx);
@@ -166,6 +177,9 @@ typedef struct g3_context_memory {
     uint64_t kv_cache;    /* sliding layers a ring of window entries, global n_ctx   */
     uint64_t activations; /* the planner's arena: peak of live activations           */
     uint64_t scratch;     /* attention partials, argmax, step and logits readback    */
+    uint64_t activations_decode; /* the 1-token step's peak (activations is the
+                                    largest step's: the prefill chunk's)           */
+    int n_batch;          /* prefill chunk (tokens)                                  */
 } g3_context_memory;
 
 g3_context_memory g3_context_get_memory(const g3_context *ctx);
@@ -178,6 +192,49 @@ void g3_context_reset(g3_context *ctx);
 
 /* The last error message of this context, "" if none. Borrowed. */
 const char *g3_context_error(const g3_context *ctx);
+
+/* ---- profiling ------------------------------------------------------------ */
+
+/* One kernel (at one shape) of a context's profile: what the Vulkan backend's
+ * dispatches of that kernel took, summed over the steps run since the context
+ * was created or its profile reset. Time comes from timestamp queries around
+ * every dispatch (GPU time; on a GPU, dispatches without a barrier between them
+ * may overlap, and each is charged the time since the previous one, so the
+ * times add up to the GPU time). Bytes are what the dispatch reads and writes
+ * at least: the ranges its shader binds (readonly bindings read, writeonly
+ * written), except where a kernel binds more than it touches (attention reads
+ * K and V of the positions it attends, the embedding gather one row per token). */
+typedef struct g3_profile_entry {
+    char kernel[40];  /* shader variant: "matvec_streams_q8_0_u", "attn_f16", "copy"   */
+    char op[24];      /* op kind: "matvec", "embed", "rms_norm", "rope_kv", "attn", ... */
+    char type[16];    /* weight type ("q8_0", "q4_k"), KV type for rope_kv / attn;
+                         "" for kernels without one                                  */
+    char variant[16]; /* the rest of the variant name ("streams_u"), "" when none     */
+    char shape[32];   /* matvec "640x2048" (columns x rows), rms_norm "640x1" (values
+                         x groups), attn "window 512" / "global"; "" otherwise        */
+    uint64_t calls;   /* dispatches                                                  */
+    uint64_t ns;      /* GPU time, nanoseconds                                       */
+    uint64_t bytes_read, bytes_written;
+} g3_profile_entry;
+
+typedef struct g3_profile_info {
+    bool supported;        /* the context records timestamps                          */
+    char note[320];        /* why not, when not supported (CPU backend, no profile
+                              option, a device without timestamps); "" otherwise     */
+    uint64_t submissions;  /* recordings run (a decode step is one or a few)          */
+    uint64_t gpu_ns;       /* their summed GPU time, first to last timestamp each     */
+    int n_entries;
+} g3_profile_info;
+
+/* Copies min(n_entries, cap) entries of the context's profile, in the order the
+ * kernels were first recorded, into entries (may be NULL when cap is 0) and the
+ * totals into *info (may be NULL). Returns n_entries (0 and info->supported false,
+ * with the reason, when the context does not profile). */
+int g3_context_get_profile(const g3_context *ctx, g3_profile_entry *entries, int cap,
+                           g3_profile_info *info);
+
+/* Forgets the profile's entries and totals (profiling continues). */
+void g3_context_reset_profile(g3_context *ctx);
 
 #ifdef __cplusplus
 }
