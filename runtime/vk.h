@@ -322,9 +322,95 @@ g3_status g3_vk_cmd_end(g3_vk_cmd *cmd, g3_err *err);
  * call are visible to it. */
 g3_status g3_vk_cmd_replay(g3_vk_cmd *cmd, g3_err *err);
 
+/* Submits n ended reusable recordings of one context, in order, in one queue submission
+ * and waits for the last. Nothing orders one recording after another but the barriers
+ * recorded in them (a barrier at the start of a recording orders it after everything
+ * submitted before it on the queue). Splitting a long step into several recordings
+ * lets the caller choose, at run time, how much work one submission carries (a slow
+ * GPU must not run into the operating system's GPU timeout). */
+g3_status g3_vk_cmd_replay_group(g3_vk_cmd *const *cmds, uint32_t n, g3_err *err);
+
 /* Ends the recording, makes every write visible to the host, submits it to the
  * compute queue and waits for it. Returns the first recording failure, if any (then
  * nothing is submitted), or the submit/wait failure; G3_ERR_DEVICE_LOST is sticky. */
 g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err);
+
+/* ---- profiling --------------------------------------------------------------------- */
+
+/* Kernel profiling with timestamp queries. A recorder created with .profile writes a
+ * timestamp at the start of each recording and after every dispatch and copy; each
+ * replay (g3_vk_cmd_replay, g3_vk_cmd_replay_group, g3_vk_cmd_submit_wait) then adds,
+ * per dispatch, the time since the previous timestamp and the bytes the dispatch
+ * moves to the context's profile, keyed by (kernel, shape). An unprofiled recorder
+ * records exactly what it did before: no query pool, no timestamp, no cost.
+ *
+ * Time: on a GPU, dispatches without a barrier between them may overlap; each one is
+ * charged the interval since the previous timestamp, so the times always add up to
+ * the recording's GPU time, and a barrier's drain is charged to the dispatch after it.
+ *
+ * Bytes: by default the union of the ranges bound to the bindings the shader reads
+ * (readonly or read-write in GLSL) and of those it writes. A few kernels bind more
+ * than they touch, and the profiler models them: attention reads K and V over the
+ * positions the step attends (the position is read from the step buffer after the
+ * replay, when it is host-visible; else the whole cache), the embedding gather one
+ * row per token of its piece, rope_kv one KV slot per token, rms_norm's in-place
+ * output is written, not read. g3_vk_cmd_profile_bytes overrides the next dispatch. */
+
+typedef struct g3_vk_cmd_options {
+    bool profile; /* default false; ignored (the recorder is unprofiled) where the
+                     device has no timestamps on its compute queue:
+                     g3_vk_profile_supported says why                               */
+} g3_vk_cmd_options;
+
+/* g3_vk_cmd_create with options (opt may be NULL: the defaults). */
+g3_status g3_vk_cmd_create_with(g3_vk_context *ctx, const g3_vk_cmd_options *opt,
+                                g3_vk_cmd **out, g3_err *err);
+
+/* Whether the recorder writes timestamps. */
+bool g3_vk_cmd_profiled(const g3_vk_cmd *cmd);
+
+/* on: every recorder created on ctx from now on is profiled, as if created with
+ * .profile (for an executor whose recorders are created in many places); off: only
+ * those that ask. Recorders that exist keep what they were created with. */
+void g3_vk_context_set_profiling(g3_vk_context *ctx, bool on);
+/* Whether g3_vk_context_set_profiling is on. */
+bool g3_vk_context_profiling(const g3_vk_context *ctx);
+
+/* Sets the bytes the next dispatch recorded on cmd reads and writes, instead of the
+ * default (for a record function that binds more than its kernel touches). No-op on
+ * an unprofiled recorder. */
+void g3_vk_cmd_profile_bytes(g3_vk_cmd *cmd, uint64_t read, uint64_t written);
+
+/* Whether the device can time dispatches (its compute queue has timestampValidBits
+ * > 0 and a timestamp period); when not, why, in why (may be NULL). */
+bool g3_vk_profile_supported(const g3_vk_context *ctx, char *why, size_t cap);
+
+/* One (kernel, shape) of the profile, summed over the replays since the last reset:
+ * the public g3_profile_entry (g3.h), whose fields say what they hold. */
+typedef g3_profile_entry g3_vk_profile_entry;
+
+typedef struct g3_vk_profile_totals {
+    uint64_t replays;   /* recordings collected (a decode step of one segment is one) */
+    uint64_t gpu_ns;    /* sum over them of last minus first timestamp               */
+    uint32_t n_entries; /* entries in the profile                                    */
+} g3_vk_profile_totals;
+
+/* Copies min(n_entries, cap) entries, in first-recorded order, to out (may be NULL
+ * with cap 0) and the totals to *totals (may be NULL). Returns n_entries: the
+ * entries that ran since the last reset. */
+uint32_t g3_vk_profile_get(const g3_vk_context *ctx, g3_vk_profile_entry *out, uint32_t cap,
+                           g3_vk_profile_totals *totals);
+
+/* Forgets every entry and total (recordings stay profiled). */
+void g3_vk_profile_reset(g3_vk_context *ctx);
+
+/* The device's achievable bandwidth: copies one buffer of `bytes` (rounded down to
+ * 16; 0 = the default, 256 MiB capped by the binding and allocation limits) into
+ * another with the copy_u32x4 kernel, reps times after a warm-up, and returns the
+ * best (read + written bytes) / time in GB/s (1e9 bytes/s), timed with timestamps
+ * where the device has them, else with the host clock around submit-and-wait.
+ * *transfer_gbps (may be NULL) receives the same for vkCmdCopyBuffer. */
+g3_status g3_vk_measure_copy_gbps(g3_vk_context *ctx, uint64_t bytes, int reps, double *gbps,
+                                  double *transfer_gbps, g3_err *err);
 
 #endif /* G3_VK_H */

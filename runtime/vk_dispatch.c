@@ -47,6 +47,12 @@ out:
 
 g3_status g3_vk_cmd_create(g3_vk_context *ctx, g3_vk_cmd **out, g3_err *err)
 {
+    return g3_vk_cmd_create_with(ctx, NULL, out, err);
+}
+
+g3_status g3_vk_cmd_create_with(g3_vk_context *ctx, const g3_vk_cmd_options *opt,
+                                g3_vk_cmd **out, g3_err *err)
+{
     g3_status st = g3_vk_check_lost(ctx, err);
     g3_vk_cmd *cmd = NULL;
     if (!out)
@@ -71,6 +77,9 @@ g3_status g3_vk_cmd_create(g3_vk_context *ctx, g3_vk_cmd **out, g3_err *err)
         g3_err_set(err, st, "%s", cmd->err.msg);
         goto out;
     }
+    if (((opt && opt->profile) || ctx->profile.all) && g3_vk_profile_supported(ctx, NULL, 0) &&
+        (st = g3_vk_prof_create(cmd, err)) != G3_OK)
+        goto out;
     *out = cmd;
     return G3_OK;
 out:
@@ -83,6 +92,7 @@ void g3_vk_cmd_free(g3_vk_cmd *cmd)
     if (!cmd)
         return;
     g3_vk_context *ctx = cmd->ctx;
+    g3_vk_prof_free(cmd);
     for (uint32_t i = 0; i < cmd->n_pools; i++)
         ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->pools[i], NULL);
     free(cmd->pools);
@@ -139,6 +149,8 @@ static g3_status begin(g3_vk_cmd *cmd, bool reusable)
      * first scope reaches back over previous submits on the queue): callers then never
      * think about dependencies between two submit-and-wait rounds. */
     record_barrier(cmd, g3_vk_device_stages, g3_vk_device_rw);
+    if (cmd->prof)
+        g3_vk_prof_begin(cmd);
 out:
     return st;
 }
@@ -276,7 +288,9 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
         ctx->vk.vkCmdPushConstants(cmd->cb, pipe->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    push_size, push);
     ctx->vk.vkCmdDispatch(cmd->cb, groups[0], groups[1], groups[2]);
-    return G3_OK;
+    if (cmd->prof)
+        g3_vk_prof_dispatch(cmd, pipe, bindings, push, groups);
+    return cmd->err.status;
 }
 
 g3_status g3_vk_cmd_barrier(g3_vk_cmd *cmd)
@@ -302,7 +316,9 @@ g3_status g3_vk_cmd_copy(g3_vk_cmd *cmd, g3_vk_buffer *src, uint64_t src_offset,
         return G3_OK;
     const VkBufferCopy region = {.srcOffset = src_offset, .dstOffset = dst_offset, .size = size};
     cmd->ctx->vk.vkCmdCopyBuffer(cmd->cb, src->buffer, dst->buffer, 1, &region);
-    return G3_OK;
+    if (cmd->prof)
+        g3_vk_prof_copy(cmd, size);
+    return cmd->err.status;
 }
 
 g3_status g3_vk_cmd_end(g3_vk_cmd *cmd, g3_err *err)
@@ -342,6 +358,8 @@ g3_status g3_vk_cmd_replay(g3_vk_cmd *cmd, g3_err *err)
     G3_VK_TRY(ctx, err, ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, cmd->fence));
     /* No timeout: a hung device ends in VK_ERROR_DEVICE_LOST from the driver. */
     G3_VK_TRY(ctx, err, ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX));
+    if (cmd->prof && (st = g3_vk_prof_collect(cmd, err)) != G3_OK)
+        goto out;
     if (!cmd->reusable)
         cmd->ended = false; /* a one-time command buffer is spent */
 out:
@@ -352,4 +370,39 @@ g3_status g3_vk_cmd_submit_wait(g3_vk_cmd *cmd, g3_err *err)
 {
     g3_status st = g3_vk_cmd_end(cmd, err);
     return st == G3_OK ? g3_vk_cmd_replay(cmd, err) : st;
+}
+
+g3_status g3_vk_cmd_replay_group(g3_vk_cmd *const *cmds, uint32_t n, g3_err *err)
+{
+    if (n == 1)
+        return g3_vk_cmd_replay(cmds[0], err);
+    enum { MAX_GROUP = 64 };
+    if (n == 0 || n > MAX_GROUP)
+        return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_cmd_replay_group: %u recordings "
+                          "(1 to %d)", n, MAX_GROUP);
+    VkCommandBuffer cbs[MAX_GROUP];
+    g3_vk_context *ctx = cmds[0]->ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!cmds[i]->ended || !cmds[i]->reusable || cmds[i]->ctx != ctx)
+            return g3_err_set(err, G3_ERR_INVALID_ARG, "g3_vk_cmd_replay_group: recording %u "
+                              "is not an ended reusable recording of this context", i);
+        cbs[i] = cmds[i]->cb;
+    }
+    g3_status st = G3_OK;
+    if ((st = g3_vk_check_lost(ctx, err)) != G3_OK)
+        return st;
+    g3_vk_cmd *last = cmds[n - 1];
+    G3_VK_TRY(ctx, err, ctx->vk.vkResetFences(ctx->device, 1, &last->fence));
+    const VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = n,
+        .pCommandBuffers = cbs,
+    };
+    G3_VK_TRY(ctx, err, ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, last->fence));
+    G3_VK_TRY(ctx, err, ctx->vk.vkWaitForFences(ctx->device, 1, &last->fence, VK_TRUE, UINT64_MAX));
+    for (uint32_t i = 0; i < n && st == G3_OK; i++)
+        if (cmds[i]->prof)
+            st = g3_vk_prof_collect(cmds[i], err);
+out:
+    return st;
 }

@@ -18,6 +18,9 @@
 #define G3_VK_MAX_API VK_API_VERSION_1_3
 /* Bindings our largest kernel uses at once; the spec guarantees only 4 per stage. */
 #define G3_VK_MIN_STORAGE_BINDINGS 4
+/* Distinct (kernel, shape) entries a context's profile holds (vk_profile.c); later
+ * ones are counted in the last entry, named "(other)". */
+#define G3_VK_PROFILE_MAX_ENTRIES 256
 
 struct g3_vk_context {
     VkInstance instance;
@@ -49,6 +52,14 @@ struct g3_vk_context {
     /* Written by the messenger callback, which the layer may call from any thread. */
     atomic_uint n_validation;
     char last_validation[1024];
+    /* What every profiled recorder of this context measured (vk_profile.c). Inline,
+     * so that the context needs no extra allocation or free for it. */
+    struct g3_vk_profile_acc {
+        g3_vk_profile_entry entries[G3_VK_PROFILE_MAX_ENTRIES];
+        uint32_t n_entries;
+        uint64_t replays, gpu_ns;
+        bool all; /* g3_vk_context_set_profiling: profile every new recorder */
+    } profile;
 };
 
 struct g3_vk_buffer {
@@ -68,6 +79,8 @@ struct g3_vk_pipeline {
     uint32_t n_bindings;
     uint32_t uniform_mask; /* bit i: binding i is a uniform buffer */
     uint32_t push_size;
+    uint8_t access[G3_VK_MAX_BINDINGS]; /* G3_VK_ACCESS_* per binding, from the SPIR-V:
+                                           what the profiler counts as read / written */
 };
 
 struct g3_vk_cmd {
@@ -81,7 +94,32 @@ struct g3_vk_cmd {
     bool ended;              /* ended and submittable (again, when reusable)          */
     bool reusable;           /* begun without ONE_TIME_SUBMIT: replayable             */
     g3_err err;              /* first recording failure (err.status != G3_OK)         */
+    struct g3_vk_cmd_prof *prof; /* timestamps of a profiled recorder; NULL otherwise:
+                                    an unprofiled recording holds no query at all     */
 };
+
+/* ---- profiling (vk_profile.c) ----------------------------------------------------- */
+
+enum { G3_VK_ACCESS_READ = 1, G3_VK_ACCESS_WRITE = 2 };
+
+/* Reads each binding's access from the shader's SPIR-V: NonWritable (GLSL readonly)
+ * -> READ, NonReadable (writeonly) -> WRITE, neither -> both; uniform blocks READ.
+ * Bindings the module does not declare get 0. */
+void g3_vk_spirv_access(const uint32_t *code, size_t size, uint8_t access[G3_VK_MAX_BINDINGS]);
+
+/* The recorder's side of profiling, called by vk_dispatch.c only when cmd->prof is
+ * set (the unprofiled path does not change): */
+g3_status g3_vk_prof_create(g3_vk_cmd *cmd, g3_err *err); /* allocates cmd->prof      */
+void g3_vk_prof_free(g3_vk_cmd *cmd);
+void g3_vk_prof_begin(g3_vk_cmd *cmd);  /* first timestamp, after the begin barrier   */
+/* A timestamp after a dispatch, labelled with the pipeline and the bytes it moves. */
+void g3_vk_prof_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
+                         const g3_vk_binding *bindings, const void *push,
+                         const uint32_t groups[3]);
+void g3_vk_prof_copy(g3_vk_cmd *cmd, uint64_t size); /* ... after a buffer copy        */
+/* After the recording's fence signalled: reads its timestamps and adds them to the
+ * context's profile. */
+g3_status g3_vk_prof_collect(g3_vk_cmd *cmd, g3_err *err);
 
 /* ---- errors (vk_error.c) ---------------------------------------------------------- */
 

@@ -74,6 +74,7 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
     p->n_bindings = desc->n_bindings;
     p->uniform_mask = desc->uniform_mask;
     p->push_size = desc->push_size;
+    g3_vk_spirv_access(blob->code, blob->size, p->access);
 
     const VkShaderModuleCreateInfo smci = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,

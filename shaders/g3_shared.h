@@ -231,4 +231,17 @@ _Static_assert(sizeof(struct g3_pc_gelu_mul) == 16, "g3_pc_gelu_mul: push-consta
 _Static_assert(sizeof(struct g3_pc_select) == 20, "g3_pc_select: push-constant layout");
 #endif
 
+/* copy.comp: DST[i] = SRC[i] for i < n 16-byte words (the profiler's bandwidth
+ * yardstick, runtime/vk_profile.c). */
+#define G3_COPY_BINDING_SRC 0
+#define G3_COPY_BINDING_DST 1
+
+struct g3_pc_copy {
+    G3_U32 n; /* 16-byte words to copy */
+};
+
+#ifndef GL_core_profile
+_Static_assert(sizeof(struct g3_pc_copy) == 4, "g3_pc_copy: push-constant layout");
+#endif
+
 #endif /* G3_SHARED_H */
