@@ -2,8 +2,11 @@
 # test_bench: `g3vk bench` end to end on a small synthetic model, on the Vulkan
 # backend (lavapipe in CI, validation on) and on the CPU reference: the table,
 # --json and --csv carry the expected rows and fields with positive finite
-# speeds, the logits hash repeats run to run and tells two models apart.
-# Speeds are never asserted. usage: test_bench.sh /path/to/g3vk (label gpu)
+# speeds, the logits hash repeats run to run and tells two models apart;
+# --kernels (table, JSON, --svg chart) has every op with positive finite times,
+# bytes and GB/s whose shares add up to 100%, and --micro checks every kernel
+# against the CPU reference. Speeds are never asserted.
+# usage: test_bench.sh /path/to/g3vk (label gpu)
 set -u
 g3vk=$1
 . "$(dirname "$0")/lib.sh"
@@ -114,6 +117,122 @@ PY
   [ "$h1" = "$(cat "$tmp/t.json.hash" 2>/dev/null)" ] && ok || bad "$be: hash depends on -p/-n"
   [ -n "$h3" ] && [ "$h1" != "$h3" ] && ok || bad "$be: two models, one hash: '$h1' vs '$h3'"
 done
+
+# --kernels: the profiled run's tables, JSON and chart (lavapipe: timestamps exist).
+# Structure, positive finite numbers and shares adding up to 100% are checked; the
+# speeds themselves never are.
+expect 2 "not --csv" -- "$g3vk" bench -m "$tmp/a.gguf" --kernels --csv
+expect 2 "--peak expects" -- "$g3vk" bench -m "$tmp/a.gguf" --kernels --peak 0
+kern=(-p 4 -n 3 -r 1)
+if [ "${backends[0]}" = vulkan ]; then
+  if "$g3vk" bench -m "$tmp/a.gguf" "${kern[@]}" --backend vulkan --kernels --json \
+       --svg "$tmp/k.svg" > "$tmp/k.json" 2> "$tmp/err"; then
+    python3 - "$tmp/k.json" <<'PY' && ok || bad "--kernels --json: $(cat "$tmp/k.json")"
+import json, math, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["test"] for r in rows] == ["pp4", "tg3"], rows
+def num(x, what, pos=False):
+    assert isinstance(x, (int, float)) and math.isfinite(x) and x >= 0, (what, x)
+    assert not pos or x > 0, (what, x)
+for r in rows:
+    k = r["kernel_profile"]
+    assert k["test"] == r["test"] and k["supported"] is True and k["note"] == "", k
+    assert k["n_tokens"] == (4 if r["test"] == "pp4" else 3), k
+    for f in ("peak_gbps", "transfer_gbps", "wall_ns_per_token", "gpu_ns_per_token",
+              "unprofiled_ns_per_token", "submissions"):
+        num(k[f], f, pos=True)
+    num(k["host_ns_per_token"], "host_ns_per_token")
+    assert "copy kernel" in k["peak_source"], k["peak_source"]
+    assert abs(k["wall_ns_per_token"] - k["gpu_ns_per_token"] - k["host_ns_per_token"]) < 1e-3 * k["wall_ns_per_token"] + 1, k
+    ops = {o["name"]: o for o in k["ops"]}
+    assert {"matvec q8_0", "rms_norm", "attn f16", "rope_kv f16", "gelu_mul", "embed q8_0",
+            "CPU + submission"} <= set(ops), sorted(ops)
+    share = sum(o["share"] for o in k["ops"])
+    assert abs(share - 100) < 0.01, share
+    ns = sum(o["ns_per_token"] for o in k["ops"])
+    assert abs(ns - k["wall_ns_per_token"]) < 1e-3 * ns + 1, (ns, k["wall_ns_per_token"])
+    for o in k["ops"] + k["kernels"]:
+        for f in ("calls_per_token", "ns_per_token", "share", "bytes_read_per_token",
+                  "bytes_written_per_token", "gbps", "peak_pct"):
+            num(o[f], o["name"] + " " + f)
+        if o["op"] != "host":
+            assert o["calls_per_token"] > 0 and o["ns_per_token"] > 0, o
+            assert o["bytes_read_per_token"] + o["bytes_written_per_token"] > 0 and o["gbps"] > 0, o
+    kern = [o for o in k["kernels"] if o["op"] == "matvec"]
+    assert {o["shape"] for o in kern} == {"640x1024", "640x256", "1024x640", "640x2048",
+                                          "2048x640", "640x600"}, kern
+    assert abs(sum(o["ns_per_token"] for o in k["kernels"]) - k["gpu_ns_per_token"]) < 1e-3 * k["gpu_ns_per_token"] + 1, k
+    if r["test"] == "tg3":  # 2 layers x 7 matrices + the LM head, per token
+        assert ops["matvec q8_0"]["calls_per_token"] == 15, ops["matvec q8_0"]
+        # the LM head reads its whole 600 x 640 Q8_0 table once per token
+        head = [o for o in kern if o["shape"] == "640x600"][0]
+        assert head["bytes_read_per_token"] >= 600 * 680, head
+PY
+    python3 - "$tmp/k.svg" <<'PY' && ok || bad "--svg: $(head -c 2000 "$tmp/k.svg")"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg" and int(root.get("width")) > 0 and int(root.get("height")) > 0
+texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
+titles = [t for t in texts if "per token" in t]
+assert len(titles) == 2 and "a.gguf" in titles[0] and "pp4" in titles[0] and "tg3" in titles[1], titles
+for label in ("matvec q8_0", "rms_norm", "attn f16", "CPU + submission"):
+    assert texts.count(label) == 2, (label, texts)
+assert any("GB/s" in t and "% of peak" in t for t in texts), texts
+bars = [r for r in root.iter(ns + "rect") if r.get("fill") != "#ffffff"]
+assert len(bars) >= 16 and all(float(b.get("width")) > 0 for b in bars), len(bars)
+PY
+  else
+    bad "bench --kernels --json --svg: $(cat "$tmp/err")"
+  fi
+  if "$g3vk" bench -m "$tmp/a.gguf" "${kern[@]}" --backend vulkan --kernels --peak 7.5 \
+       > "$tmp/k.md" 2> "$tmp/err"; then
+    python3 - "$tmp/k.md" <<'PY' && ok || bad "--kernels table: $(cat "$tmp/k.md")"
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+assert text.count("kernel profile: a.gguf") == 2 and "peak 7.50 GB/s (--peak)" in text, text
+assert text.count("| op and type ") == 2 and text.count("| kernel ") == 2, text
+for m in re.finditer(r"^\| (matvec q8_0|CPU \+ submission) +\|([^\n]*)$", text, re.M):
+    cells = [c.strip() for c in m[2].split("|")]
+    assert float(cells[1]) > 0 and cells[2].endswith("%"), cells
+assert len(re.findall(r"per token: wall [0-9.]+ ms = GPU [0-9.]+ ms \([0-9.]+%\) \+ CPU and "
+                      r"submission [0-9.]+ ms", text)) == 2, text
+PY
+  else
+    bad "bench --kernels --peak: $(cat "$tmp/err")"
+  fi
+  # the micro-benchmarks: every result checked against the CPU reference
+  if "$g3vk" bench --micro --types q8_0,q4_k --vocab 8192 -r 2 --json > "$tmp/m.json" 2> "$tmp/err"; then
+    python3 - "$tmp/m.json" <<'PY' && ok || bad "--micro: $(cat "$tmp/m.json")"
+import json, math, sys
+rows = json.load(open(sys.argv[1]))
+ran = [r for r in rows if "skipped" not in r]
+assert {r["op"] for r in ran} == {"matvec", "embed", "rms_norm", "norm_add", "rope_kv", "attn",
+                                  "gelu_mul", "argmax"}, rows
+assert sum(r["op"] == "matvec" for r in ran) == 8 and sum(r["op"] == "attn" for r in ran) == 3, ran
+skipped = [r for r in rows if "skipped" in r]  # q4_K at 640 columns: not whole blocks
+assert len(skipped) == 5 and all(r["type"] == "q4_K" for r in skipped), skipped
+for r in ran:
+    assert r["ok"] is True and r["nmse"] < 1e-6, r
+    for f in ("ns_per_call", "bytes_per_call", "gbps", "peak_pct"):
+        assert math.isfinite(r[f]) and r[f] > 0, (f, r)
+PY
+  else
+    bad "bench --micro: $(cat "$tmp/err")"
+  fi
+fi
+# the CPU reference has no kernel profile, and says so
+if "$g3vk" bench -m "$tmp/a.gguf" -p 2 -n 2 -r 1 --backend cpu --kernels --json > "$tmp/c.json" 2> "$tmp/err"; then
+  python3 - "$tmp/c.json" <<'PY' && ok || bad "--kernels on cpu: $(cat "$tmp/c.json")"
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    k = r["kernel_profile"]
+    assert k["supported"] is False and "CPU reference" in k["note"] and k["ops"] == [], k
+    assert k["wall_ns_per_token"] > 0, k
+PY
+else
+  bad "bench --kernels --backend cpu: $(cat "$tmp/err")"
+fi
 
 # two models in one run: a row pair each, one table
 if "$g3vk" bench -m "$tmp/a.gguf" -m "$tmp/b.gguf" -p 2 -n 2 -r 1 --backend cpu > "$tmp/two.md" 2>&1; then

@@ -5,7 +5,9 @@
  * times, reported as tokens/s mean +- stddev. Every row also carries what makes
  * two numbers comparable: device and driver, build commit, weight types, and a
  * hash of the logits after a fixed prompt (a speed change that changed the
- * numbers shows). Speed is measured here, never asserted. */
+ * numbers shows). Speed is measured here, never asserted. --kernels runs each
+ * test once more on a context that times every dispatch (cli_bench_kernels.c,
+ * cli_bench_svg.c); --micro times single kernels (cli_bench_micro.c). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_bench.h"
 #include "cli_util.h"
 #include "gguf.h"
 #include "quant.h"
@@ -23,46 +26,20 @@
 #define G3_GIT_COMMIT "unknown"
 #endif
 
-#define MAX_MODELS 16
-#define HASH_PROMPT 16 /* tokens of the fixed prompt whose logits are hashed */
+const char *g3_bench_commit(void)
+{
+    return G3_GIT_COMMIT;
+}
 
-enum { OUT_MD, OUT_JSON, OUT_CSV };
-
-typedef struct bench_opts {
-    const char *models[MAX_MODELS];
-    int n_models;
-    long long n_prompt, n_gen, reps, depth, threads, device;
-    g3_backend backend;
-    int out;
-} bench_opts;
-
-/* What one model run knows about itself (the same on each of its rows). */
-typedef struct model_run {
-    const char *path, *file;
-    char size[32], params[32], types[256], backend[16], device[256], driver[320];
-    int n_threads;
-    uint64_t n_bytes, n_params;
-    double load_s, ttft_s;
-    uint64_t hash;
-    int32_t first_token;
-    int nonfinite; /* NaN/Inf among the hashed logits: the numbers are broken */
-} model_run;
-
-/* One row: a test and its samples. */
-typedef struct test_row {
-    char name[48];
-    int n_prompt, n_gen;
-    double *secs; /* reps samples */
-    int reps;
-    double avg_ts, dev_ts, avg_ns, dev_ns;
-} test_row;
 
 static int usage(FILE *f)
 {
     fprintf(f,
             "usage: g3vk bench -m MODEL.gguf [-m MODEL2.gguf ...] [-p N] [-n N] [-r N]\n"
             "                  [--backend cpu|vulkan|auto] [--device N] [-t THREADS]\n"
-            "                  [--depth N] [--json | --csv]\n"
+            "                  [--depth N] [--json | --csv] [--kernels] [--svg FILE]\n"
+            "                  [--peak GBPS]\n"
+            "       g3vk bench --micro [--types q8_0,q4_0,...] [--vocab N] [-r N] [--json]\n"
             "  -p N         prefill test ppN: N tokens in one eval (default 512; 0 skips it)\n"
             "  -n N         decode test tgN: N greedy steps after a 1-token start\n"
             "               (default 128; 0 skips it; end-of-sequence is ignored)\n"
@@ -72,35 +49,49 @@ static int usage(FILE *f)
             "  --device N   Vulkan device, 1-based as `g3vk devices` lists them\n"
             "  -t N         CPU threads (default: all online CPUs)\n"
             "  --json/--csv machine-readable rows on stdout (default: a markdown table)\n"
+            "  --kernels    run each test once more with a timestamp around every dispatch and\n"
+            "               print per op kind and weight type: calls, ms and share of the\n"
+            "               token, MB read and written, GB/s and %% of the device's peak (a\n"
+            "               copy kernel measured in the same run), and the CPU + submission\n"
+            "               time the GPU timeline leaves; in --json as \"kernel_profile\"\n"
+            "  --svg FILE   --kernels, and the time breakdown as a bar chart (SVG)\n"
+            "  --peak GBPS  the peak bandwidth for the %% column instead of measuring it\n"
+            "  --micro      time each kernel alone over the real shapes and weight types,\n"
+            "               checked against the CPU reference first (g3vk bench --micro --help)\n"
             "Also reported: load time (g3_model_load + g3_context_create), time to first\n"
             "token (the -p prompt, then its logits), device and driver, build commit, weight\n"
             "types and an FNV-1a 64 hash of the logits after a fixed %d-token prompt.\n"
             "Defaults match llama-bench; pick -p/-n/-r for your device (a full-size model\n"
             "decodes at a few tokens/s on lavapipe or the CPU reference).\n",
-            HASH_PROMPT);
+            G3_BENCH_HASH_PROMPT);
     return f == stdout ? 0 : 2;
 }
 
-static int parse(int argc, char **argv, bench_opts *o)
+static int parse(int argc, char **argv, g3_bench_opts *o)
 {
-    *o = (bench_opts){.n_prompt = 512, .n_gen = 128, .reps = 5, .backend = G3_BACKEND_AUTO};
+    *o = (g3_bench_opts){.n_prompt = 512, .n_gen = 128, .reps = 5, .backend = G3_BACKEND_AUTO};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return usage(stdout) - 1; /* -1: done, exit 0 */
         if (!strcmp(a, "--json")) {
-            o->out = OUT_JSON;
+            o->out = G3_BENCH_JSON;
             continue;
         }
         if (!strcmp(a, "--csv")) {
-            o->out = OUT_CSV;
+            o->out = G3_BENCH_CSV;
+            continue;
+        }
+        if (!strcmp(a, "--kernels")) {
+            o->kernels = true;
             continue;
         }
         if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "-p") ||
             !strcmp(a, "--n-prompt") || !strcmp(a, "-n") || !strcmp(a, "--n-gen") ||
             !strcmp(a, "-r") || !strcmp(a, "--repetitions") || !strcmp(a, "--backend") ||
             !strcmp(a, "--device") || !strcmp(a, "--depth") || !strcmp(a, "-d") ||
-            !strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            !strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "--svg") ||
+            !strcmp(a, "--peak")) {
             if (!(v = g3_cli_value(argc, argv, &i)))
                 return 2;
         } else {
@@ -108,8 +99,8 @@ static int parse(int argc, char **argv, bench_opts *o)
             return usage(stderr);
         }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (o->n_models == MAX_MODELS) {
-                fprintf(stderr, "g3vk bench: at most %d models\n", MAX_MODELS);
+            if (o->n_models == G3_BENCH_MAX_MODELS) {
+                fprintf(stderr, "g3vk bench: at most %d models\n", G3_BENCH_MAX_MODELS);
                 return 2;
             }
             o->models[o->n_models++] = v;
@@ -132,6 +123,14 @@ static int parse(int argc, char **argv, bench_opts *o)
             return 2;
         else if (!strcmp(a, "--backend") && !g3_cli_backend(v, &o->backend))
             return 2;
+        else if (!strcmp(a, "--peak") && !g3_cli_float(a, v, 1e-6, 1e9, &o->peak))
+            return 2;
+        else if (!strcmp(a, "--svg"))
+            o->svg = v, o->kernels = true;
+    }
+    if (o->kernels && o->out == G3_BENCH_CSV) {
+        fprintf(stderr, "g3vk bench: --kernels prints with the table or --json, not --csv\n");
+        return 2;
     }
     if (!o->n_models) {
         fprintf(stderr, "g3vk bench: no model given: pass -m MODEL.gguf\n");
@@ -160,7 +159,7 @@ static void make_tokens(const g3_model_info *in, int32_t *tok, int n)
         tok[0] = in->token_bos;
 }
 
-static int32_t argmax(const float *x, int n)
+int32_t g3_bench_argmax(const float *x, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -248,7 +247,7 @@ static double run_once(g3_context *ctx, const g3_model_info *in, const int32_t *
         const float *l = g3_context_logits(ctx);
         if (!l)
             goto fail;
-        volatile int32_t t = argmax(l, in->n_vocab); /* the first token is known here */
+        volatile int32_t t = g3_bench_argmax(l, in->n_vocab); /* the first token is known here */
         (void)t;
         return g3_time_s() - t0;
     }
@@ -261,7 +260,7 @@ static double run_once(g3_context *ctx, const g3_model_info *in, const int32_t *
         const float *l = g3_context_logits(ctx);
         if (!l)
             goto fail;
-        tok = argmax(l, in->n_vocab);
+        tok = g3_bench_argmax(l, in->n_vocab);
         if (g3_context_eval(ctx, &tok, 1, true) != G3_OK)
             goto fail;
     }
@@ -271,7 +270,7 @@ fail:
     return -1;
 }
 
-static void stats(test_row *r)
+static void stats(g3_bench_test *r)
 {
     const int n = r->reps;
     const double work = r->n_prompt ? r->n_prompt : r->n_gen;
@@ -291,101 +290,50 @@ static void stats(test_row *r)
     r->dev_ns = n > 1 ? sqrt(qns / (n - 1)) : 0;
 }
 
-/* ---- output ---------------------------------------------------------------- */
-
-
-static void csv_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-static const char *CSV_HEADER =
-    "build_commit,model_filename,model_size,model_n_params,weight_types,backend,device,"
-    "driver,n_threads,n_depth,n_prompt,n_gen,test,load_ms,ttft_ms,logits_hash,first_token,"
-    "logits_nonfinite,avg_ns,stddev_ns,avg_ts,stddev_ts\n";
-
-static void print_row(const bench_opts *o, const model_run *m, const test_row *r, bool first)
-{
-    if (o->out == OUT_MD) {
-        char ts[64];
-        snprintf(ts, sizeof(ts), "%.2f ± %.2f", r->avg_ts, r->dev_ts);
-        /* %21s: "±" is two bytes and one column */
-        printf("| %-26s | %10s | %8s | %-7s | %-32s | %14s | %21s |\n", m->file, m->size,
-               m->params, m->backend, m->device, r->name, ts);
-        return;
-    }
-    char hash[24], ttft[32];
-    snprintf(hash, sizeof(hash), "%016" PRIx64, m->hash);
-    if (m->ttft_s >= 0)
-        snprintf(ttft, sizeof(ttft), "%.3f", m->ttft_s * 1e3);
-    else
-        snprintf(ttft, sizeof(ttft), "%s", o->out == OUT_JSON ? "null" : "");
-    if (o->out == OUT_CSV) {
-        csv_str(G3_GIT_COMMIT);
-        putchar(',');
-        csv_str(m->file);
-        printf(",%" PRIu64 ",%" PRIu64 ",", m->n_bytes, m->n_params);
-        csv_str(m->types);
-        printf(",%s,", m->backend);
-        csv_str(m->device);
-        putchar(',');
-        csv_str(m->driver);
-        printf(",%d,%lld,%d,%d,%s,%.3f,%s,%s,%d,%d,%.0f,%.0f,%.6f,%.6f\n", m->n_threads,
-               o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
-               (int)m->first_token, m->nonfinite, r->avg_ns, r->dev_ns, r->avg_ts, r->dev_ts);
-        return;
-    }
-    printf("%s  {\n    \"build_commit\": ", first ? "" : ",\n");
-    g3_cli_json_str(G3_GIT_COMMIT);
-    printf(",\n    \"model_filename\": ");
-    g3_cli_json_str(m->file);
-    printf(",\n    \"model_path\": ");
-    g3_cli_json_str(m->path);
-    printf(",\n    \"model_size\": %" PRIu64 ",\n    \"model_n_params\": %" PRIu64 ",\n",
-           m->n_bytes, m->n_params);
-    printf("    \"weight_types\": ");
-    g3_cli_json_str(m->types);
-    printf(",\n    \"backend\": \"%s\",\n    \"device\": ", m->backend);
-    g3_cli_json_str(m->device);
-    printf(",\n    \"driver\": ");
-    g3_cli_json_str(m->driver);
-    printf(",\n    \"n_threads\": %d,\n    \"n_depth\": %lld,\n    \"n_prompt\": %d,\n"
-           "    \"n_gen\": %d,\n    \"test\": \"%s\",\n    \"load_ms\": %.3f,\n"
-           "    \"ttft_ms\": %s,\n    \"logits_hash\": \"%s\",\n    \"first_token\": %d,\n"
-           "    \"logits_nonfinite\": %d,\n"
-           "    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n"
-           "    \"stddev_ts\": %.6f,\n    \"samples_ns\": [",
-           m->n_threads, o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
-           (int)m->first_token, m->nonfinite, r->avg_ns, r->dev_ns, r->avg_ts, r->dev_ts);
-    for (int i = 0; i < r->reps; i++)
-        printf("%s%.0f", i ? ", " : "", r->secs[i] * 1e9);
-    printf("],\n    \"samples_ts\": [");
-    const double work = r->n_prompt ? r->n_prompt : r->n_gen;
-    for (int i = 0; i < r->reps; i++)
-        printf("%s%.6f", i ? ", " : "", work / r->secs[i]);
-    printf("]\n  }");
-}
-
 /* ---- one model ------------------------------------------------------------- */
 
+/* --kernels: every test once more, on a second context that times each dispatch
+ * (the rows are measured without the timestamps' cost). */
+static int profile_tests(const g3_bench_opts *o, g3_model *model, g3_context **ctx,
+                         const g3_model_info *in, const int32_t *seq, long long n_ctx,
+                         const g3_bench_test *rows, int n_tests, g3_bench_model *m)
+{
+    if (in->backend == G3_BACKEND_VULKAN) {
+        g3_context_free(*ctx);
+        *ctx = NULL;
+        if (g3_context_create(model, &(g3_context_options){.n_ctx = (int)n_ctx, .profile = true},
+                              ctx) != G3_OK) {
+            fprintf(stderr, "g3vk bench: %s: profiled context: %s\n", m->path,
+                    g3_model_last_error(model));
+            return 1;
+        }
+    }
+    for (int t = 0; t < n_tests; t++) {
+        const g3_bench_test *r = &rows[t];
+        g3_bench_profile *p = &m->prof[m->n_prof++];
+        snprintf(p->model, sizeof(p->model), "%s", m->file);
+        snprintf(p->device, sizeof(p->device), "%s", m->device);
+        snprintf(p->test, sizeof(p->test), "%.47s", r->name);
+        p->unprofiled_ns = r->avg_ns / (r->n_prompt ? r->n_prompt : r->n_gen);
+        if (!g3_bench_profile_test(*ctx, in, seq, (int)o->depth, r->n_prompt,
+                                   r->n_prompt ? 0 : r->n_gen, p))
+            return 1;
+    }
+    return 0;
+}
+
 /* Loads the model, measures its tests, prints its rows. Returns 0 or 1. */
-static int bench_model(const bench_opts *o, const char *path, model_run *m, int *n_rows)
+static int bench_model(const g3_bench_opts *o, const char *path, g3_bench_model *m, int *n_rows)
 {
     int rc = 1;
     char msg[600];
     g3_model *model = NULL;
     g3_context *ctx = NULL;
     int32_t *seq = NULL;
-    test_row rows[2] = {{.reps = 0}, {.reps = 0}};
+    g3_bench_test rows[2] = {{.reps = 0}, {.reps = 0}};
     int n_tests = 0;
 
-    *m = (model_run){.path = path, .ttft_s = -1};
+    *m = (g3_bench_model){.path = path, .ttft_s = -1};
     const char *slash = strrchr(path, '/');
     m->file = slash ? slash + 1 : path;
     weight_types(path, m->types, sizeof(m->types));
@@ -400,7 +348,7 @@ static int bench_model(const bench_opts *o, const char *path, model_run *m, int 
     }
     const g3_model_info *in = g3_model_get_info(model);
     const long long need_pp = o->depth + o->n_prompt, need_tg = o->depth + 1 + o->n_gen;
-    const long long n_ctx = G3_MAX(G3_MAX(need_pp, need_tg), HASH_PROMPT);
+    const long long n_ctx = G3_MAX(G3_MAX(need_pp, need_tg), G3_BENCH_HASH_PROMPT);
     if (n_ctx > in->n_ctx_train) {
         fprintf(stderr, "g3vk bench: %s: --depth %lld with -p %lld / -n %lld needs %lld positions "
                 "but the model's context is %d\n", path, o->depth, o->n_prompt, o->n_gen, n_ctx,
@@ -437,14 +385,14 @@ static int bench_model(const bench_opts *o, const char *path, model_run *m, int 
     }
     make_tokens(in, seq, (int)n_ctx);
 
-    /* The numbers: logits after the fixed prompt (the first HASH_PROMPT ids). */
-    if (g3_context_eval(ctx, seq, HASH_PROMPT, true) != G3_OK || !g3_context_logits(ctx)) {
+    /* The numbers: logits after the fixed prompt (the first G3_BENCH_HASH_PROMPT ids). */
+    if (g3_context_eval(ctx, seq, G3_BENCH_HASH_PROMPT, true) != G3_OK || !g3_context_logits(ctx)) {
         fprintf(stderr, "g3vk bench: %s\n", g3_context_error(ctx));
         goto done;
     }
     const float *logits = g3_context_logits(ctx);
     m->hash = fnv1a64(logits, (size_t)in->n_vocab * sizeof(float));
-    m->first_token = argmax(logits, in->n_vocab);
+    m->first_token = g3_bench_argmax(logits, in->n_vocab);
     for (int i = 0; i < in->n_vocab; i++)
         m->nonfinite += !isfinite(logits[i]);
     if (m->nonfinite)
@@ -452,11 +400,11 @@ static int bench_model(const bench_opts *o, const char *path, model_run *m, int 
                 m->file, m->backend, m->nonfinite, in->n_vocab);
 
     if (o->n_prompt)
-        rows[n_tests++] = (test_row){.n_prompt = (int)o->n_prompt};
+        rows[n_tests++] = (g3_bench_test){.n_prompt = (int)o->n_prompt};
     if (o->n_gen)
-        rows[n_tests++] = (test_row){.n_gen = (int)o->n_gen};
+        rows[n_tests++] = (g3_bench_test){.n_gen = (int)o->n_gen};
     for (int t = 0; t < n_tests; t++) {
-        test_row *r = &rows[t];
+        g3_bench_test *r = &rows[t];
         int len = snprintf(r->name, sizeof(r->name), "%s%d", r->n_prompt ? "pp" : "tg",
                            r->n_prompt ? r->n_prompt : r->n_gen);
         if (o->depth)
@@ -477,8 +425,17 @@ static int bench_model(const bench_opts *o, const char *path, model_run *m, int 
         stats(r);
         if (r->n_prompt) /* the prompt, then its logits and the first token */
             m->ttft_s = r->avg_ns / 1e9;
-        print_row(o, m, r, *n_rows == 0);
-        ++*n_rows;
+        if (!o->kernels) {
+            g3_bench_print_row(o, m, r, NULL, *n_rows == 0);
+            ++*n_rows;
+            fflush(stdout);
+        }
+    }
+    if (o->kernels) {
+        if (profile_tests(o, model, &ctx, in, seq, n_ctx, rows, n_tests, m) != 0)
+            goto done;
+        for (int t = 0; t < n_tests; t++, ++*n_rows)
+            g3_bench_print_row(o, m, &rows[t], &m->prof[t], *n_rows == 0);
         fflush(stdout);
     }
     rc = 0;
@@ -493,34 +450,43 @@ done:
 
 int g3_cli_bench(int argc, char **argv)
 {
-    bench_opts o;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--micro"))
+            return g3_bench_micro(argc, argv);
+    g3_bench_opts o;
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    model_run runs[MAX_MODELS];
-    int n_rows = 0, n_done = 0;
-    if (o.out == OUT_MD)
+    static g3_bench_model runs[G3_BENCH_MAX_MODELS]; /* static: the profiles make it large */
+    int n_rows = 0, n_done = 0, n_tried = 0;
+    if (o.kernels && o.peak > 0) {
+        o.pk.gbps = o.peak;
+        snprintf(o.pk.source, sizeof(o.pk.source), "--peak");
+    } else if (o.kernels && o.backend != G3_BACKEND_CPU) {
+        g3_bench_measure_peak((int)o.device, &o.pk); /* before the models: memory */
+    }
+    if (o.out == G3_BENCH_MD)
         printf("| %-26s | %10s | %8s | %-7s | %-32s | %14s | %20s |\n"
                "| %.26s | %.10s: | %.8s: | %.7s | %.32s | %.14s: | %.20s: |\n",
                "model", "size", "params", "backend", "device", "test", "t/s",
                "--------------------------", "---------", "-------", "-------",
                "--------------------------------", "-------------", "-------------------");
-    else if (o.out == OUT_CSV)
-        fputs(CSV_HEADER, stdout);
+    else if (o.out == G3_BENCH_CSV)
+        fputs(g3_bench_csv_header, stdout);
     else
         printf("[\n");
     fflush(stdout);
-    for (int i = 0; i < o.n_models && rc == 0; i++) {
+    for (int i = 0; i < o.n_models && rc == 0; i++, n_tried++) {
         rc = bench_model(&o, o.models[i], &runs[i], &n_rows);
         if (rc == 0)
             n_done++;
     }
-    if (o.out == OUT_JSON)
+    if (o.out == G3_BENCH_JSON)
         printf("%s]\n", n_rows ? "\n" : "");
-    if (o.out == OUT_MD && n_done) {
+    if (o.out == G3_BENCH_MD && n_done) {
         printf("\n");
         for (int i = 0; i < n_done; i++) {
-            const model_run *m = &runs[i];
+            const g3_bench_model *m = &runs[i];
             char ttft[48] = "n/a (-p 0)";
             if (m->ttft_s >= 0)
                 snprintf(ttft, sizeof(ttft), "%.1f ms", m->ttft_s * 1e3);
@@ -532,6 +498,19 @@ int g3_cli_bench(int argc, char **argv)
                    m->nonfinite ? " WARNING: NaN/Inf logits" : "", m->types, m->driver);
         }
         printf("\nbuild: %s\n", G3_GIT_COMMIT);
+        for (int i = 0; i < n_done; i++)
+            for (int t = 0; t < runs[i].n_prof; t++)
+                g3_bench_print_profile(&runs[i].prof[t], &o.pk);
     }
+    const g3_bench_profile *charts[2 * G3_BENCH_MAX_MODELS];
+    int n_charts = 0;
+    for (int i = 0; i < n_done; i++)
+        for (int t = 0; t < runs[i].n_prof; t++)
+            charts[n_charts++] = &runs[i].prof[t];
+    if (o.svg && rc == 0 && !g3_bench_write_svg(o.svg, charts, n_charts, &o.pk))
+        rc = 1;
+    for (int i = 0; i < n_tried; i++)
+        for (int t = 0; t < runs[i].n_prof; t++)
+            g3_bench_profile_free(&runs[i].prof[t]);
     return rc;
 }
