@@ -63,6 +63,50 @@ static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16
     return out;
 }
 
+/* The same steps as one submission and as one submission per layer (what a
+ * slow GPU gets under the OS timeout): the same bits, and the count of
+ * submissions is what the budget asks for. */
+static void check_submissions(g3_model *m, const int32_t *ids)
+{
+    g3_graph steps[2];
+    g3_err e = {0};
+    REQUIRE_VOID(g3_graph_build(&m->desc, 1, 1, &steps[0], &e) == G3_OK &&
+                 g3_graph_build(&m->desc, 24, 1, &steps[1], &e) == G3_OK);
+    const g3_graph *graphs[2] = {&steps[0], &steps[1]};
+    float *logits[2] = {NULL, NULL};
+    const int V = m->desc.info.n_vocab, L = m->desc.info.n_layer;
+    for (int split = 0; split < 2; split++) {
+        g3_vk_exec *ex = NULL;
+        REQUIRE_VOID(g3_vk_exec_create(graphs, 2,
+                                       &(g3_vk_exec_options){.n_ctx = 64,
+                                                             .submit_budget_ms = split ? -1 : 0},
+                                       &ex, &e) == G3_OK);
+        logits[split] = malloc(2 * (size_t)V * sizeof(float));
+        REQUIRE_VOID(logits[split]);
+        REQUIRE_VOID(g3_vk_exec_run(ex, 1, ids, 0, true, &e) == G3_OK);
+        memcpy(logits[split], g3_vk_exec_logits(ex), (size_t)V * sizeof(float));
+        const g3_vk_exec_step_info pre = g3_vk_exec_get_step_info(ex, 1);
+        REQUIRE_VOID(g3_vk_exec_run(ex, 0, ids + 24, 24, true, &e) == G3_OK);
+        memcpy(logits[split] + V, g3_vk_exec_logits(ex), (size_t)V * sizeof(float));
+        const g3_vk_exec_step_info dec = g3_vk_exec_get_step_info(ex, 0);
+        printf("%s: prefill step of %d tokens in %d submissions (%d segments, activations "
+               "%.1f KiB), decode step in %d\n",
+               split ? "one submission per layer" : "no budget (CPU device)", pre.n_tokens,
+               pre.last_submissions, pre.n_segments, pre.activations / 1024.0,
+               dec.last_submissions);
+        CHECK(pre.n_segments == L && dec.n_segments == L, "one recording per layer");
+        CHECK(pre.last_submissions == (split ? L : 1) && dec.last_submissions == (split ? L : 1),
+              "submissions: %d and %d", pre.last_submissions, dec.last_submissions);
+        g3_vk_exec_free(ex);
+    }
+    CHECK(!memcmp(logits[0], logits[1], 2 * (size_t)V * sizeof(float)),
+          "split submissions give the same bits");
+    free(logits[0]);
+    free(logits[1]);
+    g3_graph_free(&steps[0]);
+    g3_graph_free(&steps[1]);
+}
+
 int main(void)
 {
     char err[700];
@@ -162,6 +206,7 @@ int main(void)
               rep.first_over >= 0 ? rep.graph.tensors[rep.rows[rep.first_over].tensor].name : "-");
         g3_diff_report_free(&rep);
     }
+    check_submissions(m, ref.ids);
     g3_model_free(m);
     g3_logits_file_free(&ref);
     CHECK(g3_vk_validation_total() == 0, "%u Vulkan validation messages",
