@@ -98,6 +98,7 @@ typedef struct g3_vk_device_info {
     uint32_t max_storage_buffers_per_stage;
     uint32_t max_push_constants_size;
     uint32_t max_uniform_buffer_range;     /* largest bytes one uniform binding may see */
+    uint32_t max_texel_buffer_elements;    /* texels one texel-buffer view may see     */
     uint64_t min_uniform_buffer_offset_alignment;
     uint32_t max_compute_shared_memory_size;
     uint32_t max_compute_work_group_count[3];
@@ -255,6 +256,11 @@ typedef struct g3_vk_pipeline_desc {
     g3_shader_id shader;        /* G3_SHADER_<NAME>                                   */
     uint32_t n_bindings;        /* storage buffers at bindings 0..n-1 (<= MAX_BINDINGS)*/
     uint32_t uniform_mask;      /* bit i: binding i is a uniform buffer instead       */
+    uint32_t texel_mask;        /* bit i: binding i is a uniform texel buffer of uvec4
+                                   texels (usamplerBuffer, RGBA32UI) over the whole
+                                   buffer bound (offset 0): on lavapipe a texel fetch
+                                   is a vector gather, a storage-buffer load with
+                                   per-lane addresses a loop over lanes              */
     uint32_t push_size;         /* bytes of the push-constant block (multiple of 4)   */
     uint32_t n_spec;            /* entries used in spec                               */
     g3_vk_spec spec[G3_VK_MAX_SPEC];

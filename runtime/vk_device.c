@@ -171,6 +171,7 @@ void g3_vk_query_device(VkPhysicalDevice pd, uint32_t instance_api, int index,
     info->max_storage_buffers_per_stage = l->maxPerStageDescriptorStorageBuffers;
     info->max_push_constants_size = l->maxPushConstantsSize;
     info->max_uniform_buffer_range = l->maxUniformBufferRange;
+    info->max_texel_buffer_elements = l->maxTexelBufferElements;
     info->min_uniform_buffer_offset_alignment = l->minUniformBufferOffsetAlignment;
     info->max_compute_shared_memory_size = l->maxComputeSharedMemorySize;
     for (int i = 0; i < 3; i++) {

@@ -26,16 +26,18 @@ static g3_status add_pool(g3_vk_cmd *cmd)
     if (!pools)
         return g3_err_set(&cmd->err, G3_ERR_OUT_OF_MEMORY, "out of host memory");
     cmd->pools = pools;
-    const VkDescriptorPoolSize size[2] = {
+    const VkDescriptorPoolSize size[3] = {
         {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
          .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS},
         {.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+         .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
          .descriptorCount = G3_VK_SETS_PER_POOL * G3_VK_MAX_BINDINGS},
     };
     const VkDescriptorPoolCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = G3_VK_SETS_PER_POOL,
-        .poolSizeCount = 2,
+        .poolSizeCount = 3,
         .pPoolSizes = size,
     };
     VkDescriptorPool pool = VK_NULL_HANDLE;
@@ -200,6 +202,35 @@ out:
     return st;
 }
 
+/* A texel binding sees the whole buffer as RGBA32UI texels through one view, made
+ * at the buffer's first texel binding and kept with it. */
+static g3_status texel_view(g3_vk_cmd *cmd, const g3_vk_binding *b, const char *name, uint32_t i)
+{
+    g3_status st = G3_OK;
+    g3_vk_context *ctx = cmd->ctx;
+    if (!b->buf || b->offset != 0)
+        return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+                          "dispatch %s: texel binding %u must bind a whole buffer", name, i);
+    if (b->buf->texels)
+        return G3_OK;
+    const uint64_t texels = b->buf->size / 16;
+    if (texels == 0 || texels > ctx->info.max_texel_buffer_elements)
+        return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
+                          "dispatch %s: texel binding %u holds %llu texels, the device allows "
+                          "1 to %u (maxTexelBufferElements)",
+                          name, i, (unsigned long long)texels, ctx->info.max_texel_buffer_elements);
+    const VkBufferViewCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = b->buf->buffer,
+        .format = VK_FORMAT_R32G32B32A32_UINT,
+        .offset = 0,
+        .range = texels * 16,
+    };
+    G3_VK_TRY(ctx, &cmd->err, ctx->vk.vkCreateBufferView(ctx->device, &ci, NULL, &b->buf->texels));
+out:
+    return st;
+}
+
 g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
                              const g3_vk_binding *bindings, uint32_t n_bindings,
                              const void *push, uint32_t push_size, const uint32_t groups[3])
@@ -240,6 +271,11 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
                                  name, i, (unsigned long long)b->offset,
                                  (unsigned long long)range);
         const bool ubo = pipe && (pipe->uniform_mask >> i & 1);
+        if (pipe && (pipe->texel_mask >> i & 1)) {
+            if ((st = texel_view(cmd, b, name, i)) != G3_OK)
+                return st;
+            continue;
+        }
         if (ubo && (range > in->max_uniform_buffer_range ||
                     b->offset % in->min_uniform_buffer_offset_alignment))
             return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
@@ -267,17 +303,20 @@ g3_status g3_vk_cmd_dispatch(g3_vk_cmd *cmd, const g3_vk_pipeline *pipe,
     if (n_bindings) {
         if ((st = alloc_set(cmd, pipe->set_layout, &set)) != G3_OK)
             return cmd_fail(cmd, st);
-        for (uint32_t i = 0; i < n_bindings; i++)
+        for (uint32_t i = 0; i < n_bindings; i++) {
+            const bool texel = pipe->texel_mask >> i & 1;
             w[i] = (VkWriteDescriptorSet){
                 .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                 .dstSet = set,
                 .dstBinding = i,
                 .descriptorCount = 1,
-                .descriptorType = pipe->uniform_mask >> i & 1
-                                      ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
-                                      : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                .pBufferInfo = &bi[i],
+                .descriptorType = texel                          ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                  : pipe->uniform_mask >> i & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                                                : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .pBufferInfo = texel ? NULL : &bi[i],
+                .pTexelBufferView = texel ? &bindings[i].buf->texels : NULL,
             };
+        }
         ctx->vk.vkUpdateDescriptorSets(ctx->device, n_bindings, w, 0, NULL);
     }
     ctx->vk.vkCmdBindPipeline(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);

@@ -68,6 +68,8 @@ struct g3_vk_buffer {
     uint64_t size;         /* bytes requested (the allocation may be larger)          */
     g3_vk_memory kind;
     void *mapped;          /* host pointer when the memory is host-visible, else NULL */
+    VkBufferView texels;   /* RGBA32UI view of the whole buffer, made at first use as a
+                              texel binding                                              */
 };
 
 struct g3_vk_pipeline {
@@ -78,6 +80,7 @@ struct g3_vk_pipeline {
     VkPipeline pipeline;
     uint32_t n_bindings;
     uint32_t uniform_mask; /* bit i: binding i is a uniform buffer */
+    uint32_t texel_mask;   /* bit i: binding i is a uniform texel buffer (RGBA32UI) */
     uint32_t push_size;
     uint8_t access[G3_VK_MAX_BINDINGS]; /* G3_VK_ACCESS_* per binding, from the SPIR-V:
                                            what the profiler counts as read / written */

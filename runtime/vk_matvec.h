@@ -54,6 +54,9 @@ typedef struct g3_vk_matvec_options {
     uint32_t max_groups_x;    /* cap on workgroups per dispatch dimension, below
                                  maxComputeWorkGroupCount (tests force the fold)      */
     g3_vk_matvec_layout layout; /* resolved to GGUF or STREAMS                       */
+    bool no_texel;            /* STREAMS: read the weights as storage buffers instead of
+                                 a uniform texel buffer (lavapipe gathers texels with
+                                 vector instructions: +30-50% decode; tests compare)  */
 } g3_vk_matvec_options;
 
 /* The matvec kernels of one context: a pipeline per weight type (and alignment

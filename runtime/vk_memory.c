@@ -81,7 +81,7 @@ g3_status g3_vk_buffer_create(g3_vk_context *ctx, uint64_t size, g3_vk_memory ki
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                 VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                  VK_BUFFER_USAGE_TRANSFER_DST_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
@@ -145,6 +145,8 @@ void g3_vk_buffer_free(g3_vk_context *ctx, g3_vk_buffer *b)
     if (!b)
         return;
     /* vkFreeMemory unmaps implicitly. */
+    if (b->texels)
+        ctx->vk.vkDestroyBufferView(ctx->device, b->texels, NULL);
     if (b->buffer)
         ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, NULL);
     if (b->memory)

@@ -73,6 +73,7 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
     p->shader = desc->shader;
     p->n_bindings = desc->n_bindings;
     p->uniform_mask = desc->uniform_mask;
+    p->texel_mask = desc->texel_mask;
     p->push_size = desc->push_size;
     g3_vk_spirv_access(blob->code, blob->size, p->access);
 
@@ -87,8 +88,9 @@ g3_status g3_vk_pipeline_create(g3_vk_context *ctx, const g3_vk_pipeline_desc *d
     for (uint32_t i = 0; i < desc->n_bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = desc->uniform_mask >> i & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
-                                                          : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = desc->texel_mask >> i & 1     ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                              : desc->uniform_mask >> i & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                                            : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

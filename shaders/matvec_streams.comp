@@ -26,9 +26,16 @@ layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
 layout(constant_id = G3_MATVEC_SPEC_ROWS) const uint ROWS = 4;
 layout(constant_id = G3_MATVEC_SPEC_TOKENS) const uint NT = 1;
 
+#ifdef W_TEXEL
+// The weights as uvec4 texels (a uniform texel buffer): on lavapipe a texel fetch with
+// per-lane addresses is a vector gather, where a storage-buffer load is a loop over
+// the lanes with a bounds check per component.
+layout(binding = G3_MATVEC_BINDING_W) uniform usamplerBuffer Wt;
+#else
 layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb4 { u64vec4 W4[]; };
 layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb2 { u64vec2 W2[]; };
 layout(std430, binding = G3_MATVEC_BINDING_W) restrict readonly buffer Wb1 { uint64_t W1[]; };
+#endif
 #ifdef X_UNIFORM
 // The 1-token variant: x as a uniform buffer (at most G3_MATVEC_UBO_VEC4 vec4, the
 // 16 KiB every device binds). lavapipe reads a uniform buffer with a vector gather
@@ -103,9 +110,19 @@ void q4_unit(uint r, uint u, float d, uint k)
 void block(uint r, uint row, uint b, float d)
 {
 #if defined(W_Q8_0)
+#ifdef W_TEXEL
+    const uint t = row * (p.row_bytes / 16u) + 2u * b;
+    const uvec4 qa = texelFetch(Wt, int(t)), qb = texelFetch(Wt, int(t + 1u));
+    const uvec2 us[4] = uvec2[4](qa.xy, qa.zw, qb.xy, qb.zw);
+#else
     const u64vec4 q = W4[row * (p.row_bytes / 32u) + b];
+#endif
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
+#ifdef W_TEXEL
+        const uvec2 u = us[k];
+#else
         const uvec2 u = unpackUint2x32(q[k]);
+#endif
         vec4 w0, w1;
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             w0[i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
@@ -114,8 +131,13 @@ void block(uint r, uint row, uint b, float d)
         unit(r, w0, w1, 2u * k, 2u * k + 1u);
     }
 #elif defined(W_Q4_0)
+#ifdef W_TEXEL
+    const uvec4 q = texelFetch(Wt, int(row * (p.row_bytes / 16u) + b));
+    const uvec2 lo = q.xy, hi = q.zw;
+#else
     const u64vec2 q = W2[row * (p.row_bytes / 16u) + b];
     const uvec2 lo = unpackUint2x32(q.x), hi = unpackUint2x32(q.y);
+#endif
     q4_unit(r, lo.x, d, 0u);
     q4_unit(r, lo.y, d, 1u);
     q4_unit(r, hi.x, d, 2u);
@@ -141,11 +163,17 @@ void main()
     // Blocks in groups of 4: one 64-bit load brings a row's 4 scales. (Unrolling more
     // blocks per step costs lavapipe minutes of LLVM time per pipeline.)
     for (uint g = 0u; g < nblk; g += 4u) {
-        uint64_t sc[ROWS];
+        uvec2 sc[ROWS];
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             const uint row = rbase + r * wg;
-            if (row < p.n_rows)
-                sc[r] = W1[4u * (s0 + row * sb32) + g / 4u];
+            if (row < p.n_rows) {
+#ifdef W_TEXEL
+                const uvec4 s4 = texelFetch(Wt, int(2u * (s0 + row * sb32) + g / 8u));
+                sc[r] = (g & 4u) == 0u ? s4.xy : s4.zw;
+#else
+                sc[r] = unpackUint2x32(W1[4u * (s0 + row * sb32) + g / 4u]);
+#endif
+            }
         }
         [[unroll]] for (uint j = 0u; j < 4u; j++) {
             const uint b = g + j;
@@ -154,7 +182,7 @@ void main()
                 [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                     const uint row = rbase + r * wg;
                     if (row < p.n_rows) {
-                        const uvec2 h = unpackUint2x32(sc[r]);
+                        const uvec2 h = sc[r];
                         const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
                         block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y);
                     }

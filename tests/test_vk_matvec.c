@@ -662,6 +662,18 @@ int main(void)
             err = (g3_err){0};
         }
         g3_vk_matvec_free(mv2);
+        /* STREAMS read through storage buffers instead of the texel buffer. */
+        const g3_vk_matvec_options ssbo = {.mode = G3_VK_MATVEC_LANE,
+                                           .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
+                                           .no_texel = true};
+        mv2 = NULL;
+        if (g3_vk_matvec_create(ctx, &ssbo, &mv2, &err) == G3_OK) {
+            printf("lane mode, streams layout through storage buffers:\n");
+            test_shapes(mv2, false);
+        } else {
+            err = (g3_err){0};
+        }
+        g3_vk_matvec_free(mv2);
     }
     test_lm_head(mv, bench);
     if (bench)
