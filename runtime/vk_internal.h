@@ -106,7 +106,8 @@ struct g3_vk_cmd {
 enum { G3_VK_ACCESS_READ = 1, G3_VK_ACCESS_WRITE = 2 };
 
 /* Reads each binding's access from the shader's SPIR-V: NonWritable (GLSL readonly)
- * -> READ, NonReadable (writeonly) -> WRITE, neither -> both; uniform blocks READ.
+ * -> READ, NonReadable (writeonly) -> WRITE, neither -> both; uniform blocks, texel
+ * buffers and sampled images READ.
  * Bindings the module does not declare get 0. */
 void g3_vk_spirv_access(const uint32_t *code, size_t size, uint8_t access[G3_VK_MAX_BINDINGS]);
 

@@ -50,6 +50,8 @@ struct g3_vk_cmd_prof {
 /* ---- SPIR-V binding access ------------------------------------------------------ */
 
 enum {
+    SPV_OP_TYPE_IMAGE = 25,
+    SPV_OP_TYPE_SAMPLED_IMAGE = 27,
     SPV_OP_TYPE_STRUCT = 30,
     SPV_OP_TYPE_POINTER = 32,
     SPV_OP_VARIABLE = 59,
@@ -59,6 +61,7 @@ enum {
     SPV_DEC_NON_WRITABLE = 24,
     SPV_DEC_NON_READABLE = 25,
     SPV_DEC_BINDING = 33,
+    SPV_SC_UNIFORM_CONSTANT = 0,
     SPV_SC_UNIFORM = 2,
     SPV_SC_STORAGE_BUFFER = 12,
 };
@@ -69,6 +72,8 @@ typedef struct spv_id {
     uint32_t pointee;    /* OpTypePointer: the pointed-to type                  */
     uint16_t members, members_nw, members_nr;
     uint8_t nw, nr, block;
+    uint8_t image;       /* OpTypeImage: its Sampled operand (1 sampled / texel
+                            buffer, 2 storage image); OpTypeSampledImage: 1    */
 } spv_id;
 
 void g3_vk_spirv_access(const uint32_t *code, size_t size, uint8_t access[G3_VK_MAX_BINDINGS])
@@ -100,6 +105,10 @@ void g3_vk_spirv_access(const uint32_t *code, size_t size, uint8_t access[G3_VK_
             ids[w[0]].members_nr += w[2] == SPV_DEC_NON_READABLE;
         } else if (op == SPV_OP_TYPE_STRUCT && wc >= 2 && w[0] < bound) {
             ids[w[0]].members = (uint16_t)(wc - 2);
+        } else if (op == SPV_OP_TYPE_IMAGE && wc >= 9 && w[0] < bound) {
+            ids[w[0]].image = (uint8_t)G3_MIN(w[6], 2u);
+        } else if (op == SPV_OP_TYPE_SAMPLED_IMAGE && wc >= 3 && w[0] < bound) {
+            ids[w[0]].image = 1;
         } else if (op == SPV_OP_TYPE_POINTER && wc == 4 && w[0] < bound) {
             ids[w[0]].pointee = w[2];
         } else if (op == SPV_OP_VARIABLE && wc >= 4 && w[1] < bound && w[0] < bound) {
@@ -113,13 +122,21 @@ void g3_vk_spirv_access(const uint32_t *code, size_t size, uint8_t access[G3_VK_
         const spv_id *var = &ids[vars[v]];
         const uint32_t ptr = vars[v + 1], sc = vars[v + 2];
         if (!var->binding || var->binding > G3_VK_MAX_BINDINGS ||
-            (sc != SPV_SC_UNIFORM && sc != SPV_SC_STORAGE_BUFFER))
+            (sc != SPV_SC_UNIFORM && sc != SPV_SC_STORAGE_BUFFER &&
+             sc != SPV_SC_UNIFORM_CONSTANT))
             continue;
-        /* The variable's type is a pointer to the block struct. */
+        /* The variable's type is a pointer to the block struct (or the image). */
         const uint32_t st = ptr < bound ? ids[ptr].pointee : 0;
         const spv_id *s = st < bound ? &ids[st] : NULL;
         uint8_t a;
-        if (sc == SPV_SC_UNIFORM && s && s->block) {
+        if (sc == SPV_SC_UNIFORM_CONSTANT) {
+            if (!s || !s->image)
+                continue; /* a sampler: no memory of its own */
+            /* a texel buffer (or sampled image) is read; a storage image as declared */
+            a = s->image == 1 || var->nw ? G3_VK_ACCESS_READ
+                : var->nr               ? G3_VK_ACCESS_WRITE
+                                        : G3_VK_ACCESS_READ | G3_VK_ACCESS_WRITE;
+        } else if (sc == SPV_SC_UNIFORM && s && s->block) {
             a = G3_VK_ACCESS_READ; /* a uniform block */
         } else {
             const bool nw = var->nw || (s && s->members && s->members_nw >= s->members);
@@ -142,7 +159,12 @@ static const char *const g3_vk_prof_types[] = {
     "iq4_nl", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs",
 };
 
-/* "matvec_streams_q8_0_u" -> op "matvec", type "q8_0", variant "streams_u". */
+/* Words of a variant name that say how an op is done, not which op it is. */
+static const char *const g3_vk_prof_ways[] = {"streams", "lane", "tile"};
+
+/* "matvec_streams_q8_0_u" -> op "matvec", type "q8_0", variant "streams_u";
+ * "matmul_lane_streams_q4_0" -> "matmul", "q4_0", "lane_streams"; "rms_norm" -> op
+ * "rms_norm". */
 static void split_name(const char *name, g3_vk_profile_entry *e)
 {
     const size_t len = strlen(name);
@@ -164,17 +186,25 @@ static void split_name(const char *name, g3_vk_profile_entry *e)
         snprintf(e->op, sizeof(e->op), "%s", name);
         return;
     }
-    size_t op_len = at - 1;
+    /* The op is the words before the type, less the "way" words at their end. */
+    size_t op_len = at - 1, way = op_len;
+    for (bool found = true; found;) {
+        found = false;
+        for (size_t w = 0; w < G3_ARRAY_LEN(g3_vk_prof_ways) && !found; w++) {
+            const size_t n = strlen(g3_vk_prof_ways[w]);
+            if (op_len > n + 1 && name[op_len - n - 1] == '_' &&
+                !strncmp(name + op_len - n, g3_vk_prof_ways[w], n)) {
+                op_len -= n + 1;
+                found = true;
+            }
+        }
+    }
     const char *rest = name + at + tl + (name[at + tl] == '_');
-    static const char streams[] = "_streams";
-    const size_t sl = sizeof(streams) - 1;
-    const bool st = op_len > sl && !strncmp(name + op_len - sl, streams, sl);
-    if (st)
-        op_len -= sl;
+    const int ways = (int)(way - op_len); /* "_streams" or "_lane_streams", or 0 */
     snprintf(e->op, sizeof(e->op), "%.*s", (int)op_len, name);
     snprintf(e->type, sizeof(e->type), "%.*s", (int)tl, name + at);
-    snprintf(e->variant, sizeof(e->variant), "%s%s%s", st ? "streams" : "",
-             st && *rest ? "_" : "", rest);
+    snprintf(e->variant, sizeof(e->variant), "%.*s%s%s", ways > 0 ? ways - 1 : 0,
+             ways > 0 ? name + op_len + 1 : "", ways > 0 && *rest ? "_" : "", rest);
 }
 
 /* The entry of (kernel, shape) in the context's profile, added when new. */

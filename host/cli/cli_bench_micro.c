@@ -306,7 +306,7 @@ int g3_bench_micro(int argc, char **argv)
             g3_micro_embed(&m, table, &host);
         else
             g3_micro_skip(&m, "embed", g3_type_name(types[t]), "1 row of the output",
-                          "no table (see the output row)");
+                          "n/a (no output table)");
         g3_vk_weight_free(table);
         free((void *)host.data);
     }

@@ -76,8 +76,8 @@ void g3_micro_matvec(g3_micro *m, uint32_t type, const g3_micro_shape *s, g3_vk_
     uint64_t rb;
     if (!g3_type_row_bytes(type, (uint64_t)s->cols, &rb)) {
         char why[64];
-        snprintf(why, sizeof(why), "%lld columns: not whole %u-value blocks",
-                 (long long)s->cols, g3_type_get(type)->block_size);
+        snprintf(why, sizeof(why), "n/a (%lld cols, blocks of %u)", (long long)s->cols,
+                 g3_type_get(type)->block_size);
         g3_micro_skip(m, "matvec", g3_type_name(type), shape, why);
         return;
     }

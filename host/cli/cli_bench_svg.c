@@ -2,8 +2,10 @@
  * reads at a glance. One panel per profiled test: a horizontal bar per op kind and
  * weight type, longest first, scaled to the longest, with its time per token, its
  * share of the token and its achieved bandwidth (and % of the measured peak) at the
- * bar's end; the host's share (CPU + submission) is the last, grey bar. Plain SVG
- * text written by hand: no dependency, viewable in any browser. */
+ * bar's end; the host's share (CPU + submission) is the last, grey bar; under
+ * them, on the same scale, the largest kernels by shape (the LM head apart from
+ * the other matrices). Plain SVG text written by hand: no dependency, viewable in
+ * any browser. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,8 @@
 #define ROW_H 22
 #define PANEL_HEAD 52  /* title and subtitle of a panel                     */
 #define MARGIN 16
+#define SUB_HEAD 22    /* the "by shape" heading                            */
+#define SHAPE_ROWS 6   /* kernels by shape under the op rows                */
 
 /* Writes s with the XML specials escaped. */
 static void xml(FILE *f, const char *s)
@@ -61,11 +65,66 @@ static void fmt_time(char *buf, size_t cap, double ns)
         snprintf(buf, cap, "%.0f ns", ns);
 }
 
+/* The bars of rows[0..n), scaled so that `longest` ns spans BAR_W, from y down;
+ * by_shape labels them "op shape". */
+static void bars(FILE *f, const g3_bench_row *rows, int n, double longest,
+                 const g3_bench_peak *peak, bool by_shape, int y)
+{
+    char t[32];
+    for (int r = 0; r < n; r++) {
+        const g3_bench_row *w = &rows[r];
+        const double len = longest > 0 ? BAR_W * w->ns / longest : 0;
+        const int yy = y + r * ROW_H;
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">", LABEL_W,
+                yy + 15);
+        if (by_shape && w->shape[0]) {
+            xml(f, w->op);
+            fputc(' ', f);
+            xml(f, w->shape);
+        } else {
+            xml(f, w->name);
+        }
+        fprintf(f,
+                "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s/>\n",
+                LABEL_W + 8, yy + 3, G3_MAX(len, 1.0), ROW_H - 6, color(w),
+                by_shape ? " fill-opacity=\"0.6\"" : "");
+        fmt_time(t, sizeof(t), w->ns);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"value\">%s \xc2\xb7 %.1f%%",
+                LABEL_W + 14 + len, yy + 15, t, w->share);
+        if (!w->host) {
+            fprintf(f, " \xc2\xb7 %.2f GB/s", w->gbps);
+            if (w->peak_pct > 0)
+                fprintf(f, " (%.0f%% of peak)", w->peak_pct);
+        }
+        fputs("</text>\n", f);
+    }
+}
+
+/* The panel's rows: by op kind and type (n, host row included), then the largest
+ * kernels by shape (m, at most SHAPE_ROWS). NULL rows when the profile is empty. */
+static void panel_rows(const g3_bench_profile *p, const g3_bench_peak *peak, g3_bench_row **ops,
+                       int *n, g3_bench_row **shapes, int *m)
+{
+    *ops = *shapes = NULL;
+    *n = *m = 0;
+    if (!p->info.supported)
+        return;
+    *n = G3_MAX(g3_bench_rows(p, peak, false, ops), 0);
+    const int k = g3_bench_rows(p, peak, true, shapes);
+    *m = G3_MIN(G3_MAX(k - 1, 0), SHAPE_ROWS); /* the host row is last */
+}
+
+static int panel_height(int n, int m)
+{
+    return PANEL_HEAD + G3_MAX(n, 1) * ROW_H + (m ? SUB_HEAD + m * ROW_H : 0) + MARGIN;
+}
+
 /* Draws one panel at y; returns its height. */
 static int panel(FILE *f, const g3_bench_profile *p, const g3_bench_peak *peak, int y)
 {
-    g3_bench_row *rows = NULL;
-    const int n = p->info.supported ? g3_bench_rows(p, peak, false, &rows) : 0;
+    g3_bench_row *rows = NULL, *shapes = NULL;
+    int n, m;
+    panel_rows(p, peak, &rows, &n, &shapes, &m);
     const double tok = G3_MAX(p->n_tokens, 1);
     const double gpu = (double)p->info.gpu_ns / tok;
     const double wall = G3_MAX(p->wall_ns / tok, gpu);
@@ -82,6 +141,8 @@ static int panel(FILE *f, const g3_bench_profile *p, const g3_bench_peak *peak, 
         fprintf(f, " \xc2\xb7 GPU %.1f%% of the token's time", wall > 0 ? 100.0 * gpu / wall : 0);
     if (peak->gbps > 0)
         fprintf(f, " \xc2\xb7 peak %.2f GB/s (copy kernel)", peak->gbps);
+    if (peak->transfer_gbps > 0)
+        fprintf(f, ", %.2f GB/s (vkCmdCopyBuffer, for copies)", peak->transfer_gbps);
     fputs("</text>\n", f);
     y += PANEL_HEAD;
     if (n <= 0) {
@@ -89,33 +150,21 @@ static int panel(FILE *f, const g3_bench_profile *p, const g3_bench_peak *peak, 
                 y + 15);
         xml(f, p->info.note);
         fputs("</text>\n", f);
-        free(rows);
-        return PANEL_HEAD + ROW_H + MARGIN;
-    }
-    double longest = 0;
-    for (int r = 0; r < n; r++)
-        longest = G3_MAX(longest, rows[r].ns);
-    for (int r = 0; r < n; r++) {
-        const g3_bench_row *w = &rows[r];
-        const double len = longest > 0 ? BAR_W * w->ns / longest : 0;
-        const int yy = y + r * ROW_H;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">", LABEL_W,
-                yy + 15);
-        xml(f, w->name);
-        fprintf(f, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n",
-                LABEL_W + 8, yy + 3, G3_MAX(len, 1.0), ROW_H - 6, color(w));
-        fmt_time(t, sizeof(t), w->ns);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"value\">%s \xc2\xb7 %.1f%%",
-                LABEL_W + 14 + len, yy + 15, t, w->share);
-        if (!w->host) {
-            fprintf(f, " \xc2\xb7 %.2f GB/s", w->gbps);
-            if (peak->gbps > 0)
-                fprintf(f, " (%.0f%% of peak)", w->peak_pct);
+    } else {
+        double longest = 0;
+        for (int r = 0; r < n; r++)
+            longest = G3_MAX(longest, rows[r].ns);
+        bars(f, rows, n, longest, peak, false, y);
+        y += n * ROW_H;
+        if (m) {
+            fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"sub\">largest kernels by shape "
+                       "(matvec: columns x rows)</text>\n", LABEL_W + 8, y + SUB_HEAD - 8);
+            bars(f, shapes, m, longest, peak, true, y + SUB_HEAD);
         }
-        fputs("</text>\n", f);
     }
     free(rows);
-    return PANEL_HEAD + n * ROW_H + MARGIN;
+    free(shapes);
+    return panel_height(n, m);
 }
 
 bool g3_bench_write_svg(const char *path, const g3_bench_profile *const *profiles, int n,
@@ -124,11 +173,12 @@ bool g3_bench_write_svg(const char *path, const g3_bench_profile *const *profile
     /* Heights first: the rows of each panel. */
     int height = MARGIN;
     for (int i = 0; i < n; i++) {
-        g3_bench_row *rows = NULL;
-        const int r = profiles[i]->info.supported ? g3_bench_rows(profiles[i], peak, false, &rows)
-                                                  : 1;
+        g3_bench_row *rows = NULL, *shapes = NULL;
+        int r, m;
+        panel_rows(profiles[i], peak, &rows, &r, &shapes, &m);
         free(rows);
-        height += PANEL_HEAD + G3_MAX(r, 1) * ROW_H + MARGIN;
+        free(shapes);
+        height += panel_height(r, m);
     }
     FILE *f = fopen(path, "w");
     if (!f) {
