@@ -1,0 +1,148 @@
+// matmul_common.glsl: what the two matrix-matrix kernels (matmul_lane.comp for CPU
+// devices, matmul_tile.comp for GPUs) share: bindings, push constants, the weight
+// decoders and the "column group" each kernel steps by.
+//
+// Decoders: dequant.glsl's units (MV_U values in MV_U/4 runs of 4 adjacent columns,
+// MV_RS apart; MV_UPB units per block of MV_BV values in MV_BB bytes), for weights in
+// their GGUF blocks; with -DMM_STREAMS, the same units read from the STREAMS layout of
+// Q8_0 / Q4_0 (matvec_streams.comp: per piece the quants of each row, row_bytes apart,
+// then from s_off = round_up(n_rows * row_bytes, 32) the f16 block scales, row r at
+// s_off + r * SB, SB = round_up(2 * blocks, 32)). Values come out with the same float
+// operations as dequant.glsl's (hence host/quant.c's), so both layouts give the same
+// products.
+//
+// Column group: MM_XG_UNITS consecutive units of a block that together cover MM_XG_COLS
+// consecutive columns (a whole 32-value block; 64 or 128 columns of a K-quant block).
+// Unit j < MM_XG_UNITS of any group has its runs at columns mv_cb(j) + i * MV_RS of
+// the group: the same constants for every group, which the lane kernel uses to pick
+// x values out of registers.
+
+#extension GL_EXT_control_flow_attributes : require
+#if defined(MM_STREAMS) || defined(MM_LANE)
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#endif
+#include "matmul_shared.h"
+
+layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
+layout(constant_id = G3_MM_SPEC_ALIGNED4) const bool ALIGNED4 = false;
+layout(constant_id = G3_MM_SPEC_XALIGN) const uint XALIGN = 0;
+
+// restrict + readonly: identical loads of one step merge (NIR CSE), so the decoders of
+// one block's units load its shared fields once.
+layout(std430, binding = G3_MM_BINDING_W) restrict readonly buffer Wb { uint W[]; };
+#ifdef MM_STREAMS
+layout(std430, binding = G3_MM_BINDING_W) restrict readonly buffer Wb4 { u64vec4 W4[]; };
+layout(std430, binding = G3_MM_BINDING_W) restrict readonly buffer Wb2 { u64vec2 W2[]; };
+#endif
+layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb { float X[]; };
+layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb4 { vec4 X4[]; };
+#ifdef MM_LANE
+layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb8 { u64vec4 X8[]; };
+#endif
+layout(std430, binding = G3_MM_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
+layout(push_constant) uniform PC { g3_pc_matmul p; };
+
+#define MV_UNROLL [[unroll]]
+#include "dequant.glsl"
+
+#define NRUN (MV_U / 4)
+
+#if defined(W_F32) || defined(W_F16) || defined(W_BF16)
+#define MM_XG_UNITS 8
+#define MM_XG_COLS 32
+#elif defined(W_Q2_K) || defined(W_Q3_K) || defined(W_Q6_K)
+#define MM_XG_UNITS 8
+#define MM_XG_COLS 128
+#elif defined(W_Q4_K) || defined(W_Q5_K)
+#define MM_XG_UNITS 8
+#define MM_XG_COLS 64
+#else // Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS
+#define MM_XG_UNITS 4
+#define MM_XG_COLS 32
+#endif
+#define MM_GPB (MV_UPB / MM_XG_UNITS) // groups per block
+
+// A row as the decoders address it: its byte offset in W (GGUF) or its index in the
+// piece (STREAMS).
+uint mm_row(uint row)
+{
+#ifdef MM_STREAMS
+    return row;
+#else
+    return row * p.row_bytes;
+#endif
+}
+
+#ifdef MM_STREAMS
+// f16 scale of block b of row `row`.
+float mm_stream_scale(uint row, uint b)
+{
+    const uint s_off = (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
+    const uint sb = ((p.n_cols / 32u) * 2u + 31u) / 32u * 32u;
+    const uint o = s_off + row * sb + 2u * b;
+    return unpackHalf2x16(W[o >> 2] >> ((o & 2u) << 3)).x;
+}
+#endif
+
+// Unit k of block blk of row handle rh (mm_row).
+void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
+{
+#if defined(MM_STREAMS) && defined(W_Q8_0)
+    const float d = mm_stream_scale(rh, blk);
+    const uvec2 u = unpackUint2x32(W4[rh * (p.row_bytes / 32u) + blk][k]);
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
+        w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
+    }
+#elif defined(MM_STREAMS) && defined(W_Q4_0)
+    const float d = mm_stream_scale(rh, blk);
+    const u64vec2 q2 = W2[rh * (p.row_bytes / 16u) + blk];
+    const uvec2 h = unpackUint2x32(q2[k >> 1]);
+    const uint q = (k & 1u) == 0u ? h.x : h.y;
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
+        w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
+    }
+#elif defined(MM_STREAMS)
+#error "MM_STREAMS is for W_Q8_0 and W_Q4_0"
+#else
+    mv_deq_at(rh + blk * MV_BB, k, w);
+#endif
+}
+
+// Column of run i of unit j in its group (constant when j and i are).
+uint mm_run_col(uint j, uint i)
+{
+    return mv_cb(j) + i * MV_RS;
+}
+
+// Workgroup -> (row group, token group) of the linearized, possibly folded grid; false
+// for the overshoot of a folded grid (uniform per workgroup).
+bool mm_groups(out uint rg, out uint tg)
+{
+    const uint lin = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    rg = lin % p.row_groups;
+    tg = lin / p.row_groups;
+    return tg < p.tok_groups;
+}
+
+// 4 consecutive x values of a token from element e (a multiple of 4 when XALIGN > 0).
+vec4 mm_x4(uint e)
+{
+    if (XALIGN > 0u)
+        return X4[e >> 2];
+    return vec4(X[e], X[e + 1u], X[e + 2u], X[e + 3u]);
+}
+
+// x values c0..c0+3 of the token whose x starts at element xr, zero at and past
+// column n_cols (the tail of a float-type row), never read outside the row.
+vec4 mm_x4_tail(uint xr, uint c0)
+{
+    vec4 v;
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        const uint c = c0 + i;
+        const float x = X[xr + min(c, p.n_cols - 1u)];
+        v[i] = c < p.n_cols ? x : 0.0;
+    }
+    return v;
+}
