@@ -202,20 +202,22 @@ PY
     bad "bench --kernels --peak: $(cat "$tmp/err")"
   fi
   # the micro-benchmarks: every result checked against the CPU reference
-  if "$g3vk" bench --micro --types q8_0,q4_k --vocab 8192 -r 2 --json > "$tmp/m.json" 2> "$tmp/err"; then
+  if "$g3vk" bench --micro --types q8_0,q4_k --vocab 8192 --tokens 8 -r 2 --json > "$tmp/m.json" 2> "$tmp/err"; then
     python3 - "$tmp/m.json" <<'PY' && ok || bad "--micro: $(cat "$tmp/m.json")"
 import json, math, sys
 rows = json.load(open(sys.argv[1]))
 ran = [r for r in rows if "skipped" not in r]
-assert {r["op"] for r in ran} == {"matvec", "embed", "rms_norm", "norm_add", "rope_kv", "attn",
-                                  "gelu_mul", "argmax"}, rows
-assert sum(r["op"] == "matvec" for r in ran) == 8 and sum(r["op"] == "attn" for r in ran) == 3, ran
+assert {r["op"] for r in ran} == {"matvec", "matmul", "embed", "rms_norm", "norm_add", "rope_kv",
+                                  "attn", "gelu_mul", "argmax"}, rows
+count = lambda op: sum(r["op"] == op for r in ran)
+assert count("matvec") == 8 and count("matmul") == 7 and count("attn") == 3, ran
 skipped = [r for r in rows if "skipped" in r]  # q4_K at 640 columns: not whole blocks
-assert len(skipped) == 5 and all(r["type"] == "q4_K" for r in skipped), skipped
+assert len(skipped) == 8 and all(r["type"] == "q4_K" for r in skipped), skipped
 for r in ran:
     assert r["ok"] is True and r["nmse"] < 1e-6, r
     for f in ("ns_per_call", "bytes_per_call", "gbps", "peak_pct"):
         assert math.isfinite(r[f]) and r[f] > 0, (f, r)
+    assert (r["gflops"] > 0) == (r["op"] in ("matvec", "matmul")), r
 PY
   else
     bad "bench --micro: $(cat "$tmp/err")"

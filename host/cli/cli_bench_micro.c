@@ -1,7 +1,8 @@
 /* cli_bench_micro.c: `g3vk bench --micro`: each kernel of a decode step alone, at
  * Gemma 3 270M's real shapes (matvec 640->1024, 640->256, 1024->640, 640->2048,
- * 2048->640 and the 640 x 262144 LM head, for every weight type asked for; the
- * embedding gather from that table; rms_norm, rope_kv, attention over 512 and 4096
+ * 2048->640 and the 640 x 262144 LM head, for every weight type asked for, and
+ * the prefill matmul of the per-layer ones over a chunk of tokens; the embedding
+ * gather from the LM head's table; rms_norm, rope_kv, attention over 512 and 4096
  * positions, gelu_mul, argmax over the vocabulary). Each result is checked against
  * the CPU reference (host/ref_ops.h) once, then the recording is replayed -r times
  * with timestamps: time per call, the bytes the profiler counts, GB/s and the % of
@@ -48,8 +49,8 @@ double g3_micro_nmse(const float *ref, const float *got, size_t n)
 
 /* Replays the ended recording once (warm-up), then reps times, and prints its row:
  * the best time from the timestamps (else the host clock), bytes from the profile. */
-void g3_micro_report(g3_micro *m, const char *op, const char *type, const char *shape, double err,
-                   bool ok)
+void g3_micro_report(g3_micro *m, const char *op, const char *type, const char *shape,
+                     double flops, double err, bool ok)
 {
     g3_err e = {0};
     if (g3_vk_cmd_replay(m->cmd, &e) != G3_OK) {
@@ -91,6 +92,7 @@ void g3_micro_report(g3_micro *m, const char *op, const char *type, const char *
     const double ns = m->timed ? best_gpu : best_wall;
     const double gbps = ns > 0 ? bytes / ns : 0;
     const double pct = m->peak.gbps > 0 ? 100 * gbps / m->peak.gbps : 0;
+    const double gflops = ns > 0 ? flops / ns : 0;
     m->fails += !ok;
     if (m->json) {
         printf("%s\n  {\"op\": \"%s\", \"type\": \"%s\", \"shape\": ", m->n_rows ? "," : "", op,
@@ -99,15 +101,17 @@ void g3_micro_report(g3_micro *m, const char *op, const char *type, const char *
         printf(", \"kernel\": ");
         g3_cli_json_str(kernel);
         printf(", \"ns_per_call\": %.1f, \"bytes_per_call\": %.1f, \"gbps\": %.4f, "
-               "\"peak_pct\": %.3f, \"nmse\": %.3g, \"ok\": %s}",
-               ns, bytes, gbps, pct, isfinite(err) ? err : 1e300, ok ? "true" : "false");
+               "\"peak_pct\": %.3f, \"gflops\": %.4f, \"nmse\": %.3g, \"ok\": %s}",
+               ns, bytes, gbps, pct, gflops, isfinite(err) ? err : 1e300, ok ? "true" : "false");
     } else {
-        char pk[16] = "", check[32];
+        char pk[16] = "", fl[16] = "", check[32];
         if (m->peak.gbps > 0)
             snprintf(pk, sizeof(pk), "%.1f", pct);
+        if (flops > 0)
+            snprintf(fl, sizeof(fl), "%.2f", gflops);
         snprintf(check, sizeof(check), "%s %.1e", ok ? "ok" : "FAIL", err);
-        printf("| %-8s | %-6s | %-20s | %-32s | %10.2f | %9.4f | %7.2f | %6s | %-12s |\n", op,
-               type, shape, kernel, ns / 1e3, bytes / 1e6, gbps, pk, check);
+        printf("| %-8s | %-6s | %-22s | %-32s | %10.2f | %9.4f | %7.2f | %6s | %7s | %-12s |\n",
+               op, type, shape, kernel, ns / 1e3, bytes / 1e6, gbps, pk, fl, check);
     }
     m->n_rows++;
     fflush(stdout);
@@ -124,8 +128,8 @@ void g3_micro_skip(g3_micro *m, const char *op, const char *type, const char *sh
         g3_cli_json_str(why);
         printf("}");
     } else {
-        printf("| %-8s | %-6s | %-20s | %-32s | %10s | %9s | %7s | %6s | %-12s |\n", op, type,
-               shape, why, "", "", "", "", "n/a");
+        printf("| %-8s | %-6s | %-22s | %-32s | %10s | %9s | %7s | %6s | %7s | %-12s |\n", op,
+               type, shape, why, "", "", "", "", "", "n/a");
     }
     m->n_rows++;
 }
@@ -180,16 +184,18 @@ g3_vk_buffer *g3_micro_buf(g3_micro *m, const float *data, size_t n, const char 
 static int usage(FILE *f)
 {
     fprintf(f,
-            "usage: g3vk bench --micro [--types q8_0,q4_K,...] [--vocab N] [-r N] [--device N]\n"
-            "                          [--peak GBPS] [--json]\n"
+            "usage: g3vk bench --micro [--types q8_0,q4_K,...] [--vocab N] [--tokens N] [-r N]\n"
+            "                          [--device N] [--peak GBPS] [--json]\n"
             "Times each kernel of a decode step alone on the Vulkan device, at Gemma 3 270M's\n"
             "shapes: matvec 640->1024, 640->256, 1024->640, 640->2048, 2048->640 and the\n"
-            "640 x N LM head for every weight type, the embedding gather from that table,\n"
-            "rms_norm, rope_kv, attention (f16 cache) over 512 and 4096 positions, gelu_mul\n"
-            "and argmax over N logits. Each result is checked against the CPU reference\n"
-            "once (NMSE, or the exact argmax), then replayed -r times.\n"
+            "640 x N LM head for every weight type, the prefill matmul of the per-layer\n"
+            "matrices, the embedding gather from the LM head's table, rms_norm, rope_kv,\n"
+            "attention (f16 cache) over 512 and 4096 positions, gelu_mul and argmax over N\n"
+            "logits. Each result is checked against the CPU reference once (NMSE, or the\n"
+            "exact argmax), then replayed -r times.\n"
             "  --types L   weight types (default: all 15 the loader accepts)\n"
             "  --vocab N   LM head, embedding and argmax rows (default 262144)\n"
+            "  --tokens N  the prefill matmul's tokens per chunk (default 64; 0 or 1: none)\n"
             "  -r N        timed replays per kernel after one warm-up, the best kept (default 10)\n"
             "  --peak G    the %% of peak column's GB/s (default: measured with a copy kernel)\n");
     return f == stdout ? 0 : 2;
@@ -234,7 +240,7 @@ int g3_bench_micro(int argc, char **argv)
     g3_micro m = {.reps = 10, .rng = 0x243f6a8885a308d3ull};
     uint32_t types[G3_TYPE_COUNT];
     int n_types = 0;
-    long long vocab = 262144, reps = 10, device = 0;
+    long long vocab = 262144, reps = 10, device = 0, tokens = 64;
     double peak = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -247,7 +253,7 @@ int g3_bench_micro(int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--types") && strcmp(a, "--vocab") && strcmp(a, "-r") &&
-            strcmp(a, "--device") && strcmp(a, "--peak")) {
+            strcmp(a, "--device") && strcmp(a, "--peak") && strcmp(a, "--tokens")) {
             fprintf(stderr, "g3vk bench --micro: unknown option '%s'\n", a);
             return usage(stderr);
         }
@@ -256,6 +262,7 @@ int g3_bench_micro(int argc, char **argv)
         if ((!strcmp(a, "--types") && !parse_types(v, types, &n_types)) ||
             (!strcmp(a, "--vocab") && !g3_cli_int(a, v, 8192, 1 << 22, &vocab)) ||
             (!strcmp(a, "-r") && !g3_cli_int(a, v, 1, 100000, &reps)) ||
+            (!strcmp(a, "--tokens") && !g3_cli_int(a, v, 0, 4096, &tokens)) ||
             (!strcmp(a, "--device") && !g3_cli_int(a, v, 0, 64, &device)) ||
             (!strcmp(a, "--peak") && !g3_cli_float(a, v, 1e-6, 1e9, &peak)))
             return 2;
@@ -276,6 +283,7 @@ int g3_bench_micro(int argc, char **argv)
     if (g3_vk_context_create(&(g3_vk_options){.device = (int)device}, &m.ctx, &e) != G3_OK ||
         g3_vk_cmd_create_with(m.ctx, &(g3_vk_cmd_options){.profile = true}, &m.cmd, &e) != G3_OK ||
         g3_vk_matvec_create(m.ctx, NULL, &m.mv, &e) != G3_OK ||
+        g3_vk_matmul_create(m.ctx, NULL, &m.mm, &e) != G3_OK ||
         g3_vk_ops_create(m.ctx,
                          &(g3_vk_ops_options){.n_head = G3_MICRO_N_HEAD,
                                               .n_head_kv = 1,
@@ -294,12 +302,12 @@ int g3_bench_micro(int argc, char **argv)
         printf("[");
     else
         printf("micro-benchmarks on %s, best of %d replays each; peak %.2f GB/s (%s)\n\n"
-               "| %-8s | %-6s | %-20s | %-32s | %10s | %9s | %7s | %6s | %-12s |\n"
-               "| -------- | ------ | -------------------- | -------------------------------- "
-               "| ---------: | --------: | ------: | -----: | ------------ |\n",
+               "| %-8s | %-6s | %-22s | %-32s | %10s | %9s | %7s | %6s | %7s | %-12s |\n"
+               "| -------- | ------ | ---------------------- | -------------------------------- "
+               "| ---------: | --------: | ------: | -----: | ------: | ------------ |\n",
                g3_vk_context_device(m.ctx)->name, m.reps, m.peak.gbps,
                m.peak.gbps > 0 ? m.peak.source : "not measured", "op", "type", "shape",
-               "kernel", "us/call", "MB/call", "GB/s", "% peak", "check (NMSE)");
+               "kernel", "us/call", "MB/call", "GB/s", "% peak", "GFLOP/s", "check (NMSE)");
     const g3_micro_shape shapes[] = {{640, 1024, "attn_q"},      {640, 256, "attn_k/v"},
                                {1024, 640, "attn_output"}, {640, 2048, "ffn_gate/up"},
                                {2048, 640, "ffn_down"},    {640, vocab, "output"}};
@@ -307,7 +315,11 @@ int g3_bench_micro(int argc, char **argv)
         g3_vk_weight *table = NULL;
         g3_weight host = {.ne = {640, vocab}};
         for (size_t s = 0; s < G3_ARRAY_LEN(shapes); s++)
-            g3_micro_matvec(&m, types[t], &shapes[s], &table, &host);
+            g3_micro_product(&m, types[t], &shapes[s], 1, &table, &host);
+        /* a prefill chunk: the per-layer matrices (the LM head runs for the last
+         * token only) */
+        for (size_t s = 0; tokens > 1 && s + 1 < G3_ARRAY_LEN(shapes); s++)
+            g3_micro_product(&m, types[t], &shapes[s], (uint32_t)tokens, NULL, NULL);
         if (table)
             g3_micro_embed(&m, table, &host);
         else
@@ -334,6 +346,7 @@ int g3_bench_micro(int argc, char **argv)
 out:
     g3_vk_buffer_free(m.ctx, m.step);
     g3_vk_ops_free(m.ops);
+    g3_vk_matmul_free(m.mm);
     g3_vk_matvec_free(m.mv);
     g3_vk_cmd_free(m.cmd);
     g3_vk_context_free(m.ctx);

@@ -6,6 +6,7 @@
 #include "cli_bench.h"
 #include "model.h"
 #include "vk.h"
+#include "vk_matmul.h"
 #include "vk_matvec.h"
 #include "vk_ops.h"
 
@@ -21,6 +22,7 @@ typedef struct g3_micro {
     g3_vk_context *ctx;
     g3_vk_cmd *cmd;      /* profiled, reusable: one case at a time               */
     g3_vk_matvec *mv;
+    g3_vk_matmul *mm;    /* the prefill products                                  */
     g3_vk_ops *ops;      /* created for 270M's attention shape                   */
     g3_vk_buffer *step;  /* UPLOAD: position (word 0), token id (word 1)        */
     g3_bench_peak peak;
@@ -45,21 +47,23 @@ g3_vk_buffer *g3_micro_buf(g3_micro *m, const float *data, size_t n, const char 
 bool g3_micro_begin(g3_micro *m);               /* starts the case's recording         */
 bool g3_micro_run(g3_micro *m, const char *what); /* ends it and runs it once          */
 bool g3_micro_download(g3_micro *m, g3_vk_buffer *b, uint64_t off, void *dst, uint64_t n);
-/* Replays the recording (a warm-up, then m->reps timed) and prints the case's row;
- * err is the check's NMSE (or 0/1), ok whether it passed. */
+/* Replays the recording (a warm-up, then m->reps timed) and prints the case's row
+ * (flops: floating-point operations of one call, 0 for the ops that are not
+ * products); err is the check's NMSE (or 0/1), ok whether it passed. */
 void g3_micro_report(g3_micro *m, const char *op, const char *type, const char *shape,
-                     double err, bool ok);
+                     double flops, double err, bool ok);
 /* A row for a case that cannot run, saying why. */
 void g3_micro_skip(g3_micro *m, const char *op, const char *type, const char *shape,
                    const char *why);
 
 /* ---- the cases (cli_bench_micro_ops.c) ---- */
 
-/* y = W x for one token of a random `type` weight of shape s. When keep is not NULL
- * and s matches keep_host's shape, the uploaded weight and its host copy are handed
- * over (the LM head doubles as the embedding table). */
-void g3_micro_matvec(g3_micro *m, uint32_t type, const g3_micro_shape *s, g3_vk_weight **keep,
-                     g3_weight *keep_host);
+/* y = W x for n_tokens tokens of a random `type` weight of shape s: the matvec
+ * kernel for one token, the matmul kernel for more. When keep is not NULL and s
+ * matches keep_host's shape, the uploaded weight and its host copy are handed over
+ * (the LM head doubles as the embedding table). */
+void g3_micro_product(g3_micro *m, uint32_t type, const g3_micro_shape *s, uint32_t n_tokens,
+                      g3_vk_weight **keep, g3_weight *keep_host);
 void g3_micro_embed(g3_micro *m, const g3_vk_weight *vw, const g3_weight *w);
 void g3_micro_rms_norm(g3_micro *m, uint32_t n, uint32_t groups, bool fused, const char *what);
 void g3_micro_rope(g3_micro *m);

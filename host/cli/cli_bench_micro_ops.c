@@ -59,55 +59,69 @@ static bool make_weight(g3_micro *m, uint32_t type, int64_t cols, int64_t rows, 
     return true;
 }
 
-/* ---- matvec and embedding ------------------------------------------------------------ */
+/* ---- matrix products and embedding ------------------------------------------------------ */
 
-
-/* y = W x for one token; checked on rows [0, 2048) and the last 2048 (both pieces of
- * a split table, without a minute of reference work on the LM head). */
-void g3_micro_matvec(g3_micro *m, uint32_t type, const g3_micro_shape *s, g3_vk_weight **keep,
-                     g3_weight *keep_host)
+/* y = W x for n_tokens tokens: the matvec kernel for one token, the matmul kernel
+ * (prefill) for more. Checked on rows [0, part) and the last part rows (both
+ * pieces of a split table, without a minute of reference work on the LM head). */
+void g3_micro_product(g3_micro *m, uint32_t type, const g3_micro_shape *s, uint32_t n_tokens,
+                      g3_vk_weight **keep, g3_weight *keep_host)
 {
+    const char *op = n_tokens > 1 ? "matmul" : "matvec";
+    const int64_t T = n_tokens, cols = s->cols, rows = s->rows;
     g3_weight w = {0};
     g3_vk_weight *vw = NULL;
     g3_vk_buffer *bx = NULL, *by = NULL;
     char shape[64];
-    snprintf(shape, sizeof(shape), "%lldx%lld %s", (long long)s->cols, (long long)s->rows,
-             s->what);
+    snprintf(shape, sizeof(shape), "%lldx%lld%s%s", (long long)cols, (long long)rows,
+             T > 1 ? "" : " ", T > 1 ? "" : s->what);
+    if (T > 1)
+        snprintf(shape + strlen(shape), sizeof(shape) - strlen(shape), " x %lld tok",
+                 (long long)T);
     uint64_t rb;
-    if (!g3_type_row_bytes(type, (uint64_t)s->cols, &rb)) {
+    if (!g3_type_row_bytes(type, (uint64_t)cols, &rb)) {
         char why[64];
-        snprintf(why, sizeof(why), "n/a (%lld cols, blocks of %u)", (long long)s->cols,
+        snprintf(why, sizeof(why), "n/a (%lld cols, blocks of %u)", (long long)cols,
                  g3_type_get(type)->block_size);
-        g3_micro_skip(m, "matvec", g3_type_name(type), shape, why);
+        g3_micro_skip(m, op, g3_type_name(type), shape, why);
         return;
     }
-    float *x = g3_micro_vec(m, (size_t)s->cols), *y = malloc((size_t)s->rows * sizeof(float));
-    float *ref = malloc((size_t)s->rows * sizeof(float));
+    float *x = g3_micro_vec(m, (size_t)(cols * T)), *y = malloc((size_t)(rows * T) * 4);
+    float *ref = malloc((size_t)(rows * T) * sizeof(float));
     g3_err e = {0};
-    if (!x || !y || !ref || !make_weight(m, type, s->cols, s->rows, &w, "micro weight")) {
+    if (!x || !y || !ref || !make_weight(m, type, cols, rows, &w, "micro weight")) {
         fprintf(stderr, "g3vk bench --micro: out of memory\n");
         m->fails++;
         goto out;
     }
-    if (g3_vk_weight_upload(m->mv, &w, NULL, NULL, &vw, &e) != G3_OK) {
+    if (g3_vk_weight_upload(m->mv, &w, NULL, NULL, &vw, &e) != G3_OK ||
+        (T > 1 && g3_vk_matmul_prepare(m->mm, vw, &e) != G3_OK)) {
         fprintf(stderr, "g3vk bench --micro: %s\n", e.msg);
         m->fails++;
         goto out_w;
     }
-    if (!(bx = g3_micro_buf(m, x, (size_t)s->cols, "x")) ||
-        !(by = g3_micro_buf(m, NULL, (size_t)s->rows, "y")))
+    if (!(bx = g3_micro_buf(m, x, (size_t)(cols * T), "x")) ||
+        !(by = g3_micro_buf(m, NULL, (size_t)(rows * T), "y")))
         goto out_w;
     g3_micro_begin(m);
-    g3_vk_matvec_record(m->cmd, vw, bx, 0, by, 0, 1);
-    if (!g3_micro_run(m, shape) || !g3_micro_download(m, by, 0, y, (uint64_t)s->rows * 4))
+    if (T > 1)
+        g3_vk_matmul_record(m->cmd, m->mm, vw, bx, 0, by, 0, n_tokens);
+    else
+        g3_vk_matvec_record(m->cmd, vw, bx, 0, by, 0, 1);
+    if (!g3_micro_run(m, shape) || !g3_micro_download(m, by, 0, y, (uint64_t)(rows * T) * 4))
         goto out_w;
-    const int64_t part = G3_MIN(s->rows, (int64_t)2048);
-    g3_ref_matvec(&w, x, 1, ref, 0, part);
-    g3_ref_matvec(&w, x, 1, ref, s->rows - part, s->rows);
-    double err = g3_micro_nmse(ref, y, (size_t)part);
-    err = G3_MAX(err, g3_micro_nmse(ref + s->rows - part, y + s->rows - part, (size_t)part));
-    g3_micro_report(m, "matvec", g3_type_name(type), shape, err, err <= G3_MICRO_NMSE_OK);
-    if (keep && s->rows == keep_host->ne[1] && s->cols == keep_host->ne[0]) {
+    const int64_t part = G3_MIN(rows, T > 1 ? (int64_t)256 : (int64_t)2048);
+    g3_ref_matvec(&w, x, (int)T, ref, 0, part);
+    g3_ref_matvec(&w, x, (int)T, ref, rows - part, rows);
+    double err = 0;
+    for (int64_t t = 0; t < T; t++) {
+        const float *r = ref + t * rows, *g = y + t * rows;
+        err = G3_MAX(err, g3_micro_nmse(r, g, (size_t)part));
+        err = G3_MAX(err, g3_micro_nmse(r + rows - part, g + rows - part, (size_t)part));
+    }
+    g3_micro_report(m, op, g3_type_name(type), shape, 2.0 * (double)(rows * cols * T), err,
+                    err <= G3_MICRO_NMSE_OK);
+    if (keep && rows == keep_host->ne[1] && cols == keep_host->ne[0]) {
         *keep = vw; /* the LM head doubles as the embedding table */
         vw = NULL;
         *keep_host = w;
@@ -151,7 +165,7 @@ void g3_micro_embed(g3_micro *m, const g3_vk_weight *vw, const g3_weight *w)
     const double err = g3_micro_nmse(ref, got, (size_t)w->ne[0]);
     char shape[48];
     snprintf(shape, sizeof(shape), "1 of %lldx%lld", (long long)w->ne[0], (long long)w->ne[1]);
-    g3_micro_report(m, "embed", g3_type_name(in.type), shape, err, err <= G3_MICRO_NMSE_OK);
+    g3_micro_report(m, "embed", g3_type_name(in.type), shape, 0, err, err <= G3_MICRO_NMSE_OK);
 out:
     g3_vk_buffer_free(m->ctx, out);
     free(ref);
@@ -185,7 +199,8 @@ void g3_micro_rms_norm(g3_micro *m, uint32_t n, uint32_t groups, bool fused, con
     char shape[48];
     snprintf(shape, sizeof(shape), "%ux%u %s", n, groups, what);
     const double err = g3_micro_nmse(ref, got, len);
-    g3_micro_report(m, fused ? "norm_add" : "rms_norm", "f32", shape, err, err <= G3_MICRO_NMSE_OK);
+    g3_micro_report(m, fused ? "norm_add" : "rms_norm", "f32", shape, 0, err,
+                    err <= G3_MICRO_NMSE_OK);
 out:
     g3_vk_buffer_free(m->ctx, bx);
     g3_vk_buffer_free(m->ctx, bw);
@@ -228,7 +243,7 @@ void g3_micro_rope(g3_micro *m)
     g3_ref_rope(act + G3_MICRO_Q_LEN, ref + G3_MICRO_Q_LEN, 1, G3_MICRO_HEAD_DIM, pos, 10000.0f,
                 1.0f);
     const double err = g3_micro_nmse(ref, got, G3_MICRO_Q_LEN + G3_MICRO_HEAD_DIM);
-    g3_micro_report(m, "rope_kv", "f16", "q 4x256, k 1x256", err, err <= G3_MICRO_NMSE_OK);
+    g3_micro_report(m, "rope_kv", "f16", "q 4x256, k 1x256", 0, err, err <= G3_MICRO_NMSE_OK);
 out:
     g3_vk_rope_table_free(table);
     g3_vk_buffer_free(m->ctx, ba);
@@ -283,7 +298,7 @@ void g3_micro_attn(g3_micro *m, uint32_t slots, uint32_t window, uint32_t pos)
     snprintf(shape, sizeof(shape), "%s, %u positions", window ? "sliding" : "global",
              window ? G3_MIN(window, pos + 1) : pos + 1);
     const double err = g3_micro_nmse(ref, got, G3_MICRO_Q_LEN);
-    g3_micro_report(m, "attn", "f16", shape, err, err <= G3_MICRO_NMSE_OK);
+    g3_micro_report(m, "attn", "f16", shape, 0, err, err <= G3_MICRO_NMSE_OK);
 out:
     g3_vk_buffer_free(m->ctx, bkv);
     g3_vk_buffer_free(m->ctx, bs);
@@ -311,7 +326,7 @@ void g3_micro_gelu(g3_micro *m, uint32_t n)
     const double err = g3_micro_nmse(ref, got, n);
     char shape[32];
     snprintf(shape, sizeof(shape), "%u", n);
-    g3_micro_report(m, "gelu_mul", "f32", shape, err, err <= G3_MICRO_NMSE_OK);
+    g3_micro_report(m, "gelu_mul", "f32", shape, 0, err, err <= G3_MICRO_NMSE_OK);
 out:
     g3_vk_buffer_free(m->ctx, bg);
     g3_vk_buffer_free(m->ctx, bu);
@@ -338,7 +353,7 @@ void g3_micro_argmax(g3_micro *m, uint32_t n)
     const int32_t want = g3_bench_argmax(x, (int)n);
     char shape[32];
     snprintf(shape, sizeof(shape), "%u", n);
-    g3_micro_report(m, "argmax", "f32", shape, res[0] == (uint32_t)want ? 0.0 : 1.0,
+    g3_micro_report(m, "argmax", "f32", shape, 0, res[0] == (uint32_t)want ? 0.0 : 1.0,
            res[0] == (uint32_t)want);
 out:
     g3_vk_buffer_free(m->ctx, bx);
