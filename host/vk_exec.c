@@ -160,6 +160,19 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
     return G3_OK;
 }
 
+/* The matrix-matrix kernels of the multi-token steps, their pipelines made now
+ * (lavapipe compiles each for about a second) rather than while recording. */
+static g3_status prepare_matmul(g3_vk_exec *ex, g3_err *err)
+{
+    if (ex->max_tokens < 2)
+        return G3_OK;
+    g3_status st = g3_vk_matmul_create(ex->ctx, NULL, &ex->mm, err);
+    for (int i = 0; i < ex->n_weights && st == G3_OK; i++)
+        if (ex->mats[i])
+            st = g3_vk_matmul_prepare(ex->mm, ex->mats[i], err);
+    return st;
+}
+
 /* ---- lifetime --------------------------------------------------------------------- */
 
 g3_status g3_vk_exec_create(const g3_graph *const *graphs, int n_graphs,
@@ -218,7 +231,8 @@ g3_status g3_vk_exec_create(const g3_graph *const *graphs, int n_graphs,
                                                     .head_dim = (uint32_t)in->head_dim},
                                &ex->ops, err)) != G3_OK ||
         (st = upload_weights(ex, opt, err)) != G3_OK ||
-        (st = create_buffers(ex, opt, err)) != G3_OK)
+        (st = create_buffers(ex, opt, err)) != G3_OK ||
+        (st = prepare_matmul(ex, err)) != G3_OK)
         goto fail;
     if (opt->profile) /* the steps' recorders, created from here on, are profiled */
         g3_vk_context_set_profiling(ex->ctx, true);
@@ -266,6 +280,7 @@ void g3_vk_exec_free(g3_vk_exec *ex)
         for (int i = 0; i < ex->n_weights; i++)
             g3_vk_weight_free(ex->mats[i]);
     g3_vk_ops_free(ex->ops);
+    g3_vk_matmul_free(ex->mm);
     g3_vk_matvec_free(ex->mv);
     g3_vk_context_free(ex->ctx);
     free(ex->kv);

@@ -4,6 +4,7 @@
 #define G3_VK_EXEC_PRIVATE_H
 
 #include "vk_exec.h"
+#include "vk_matmul.h"
 #include "vk_matvec.h"
 #include "vk_ops.h"
 
@@ -30,6 +31,7 @@ struct g3_vk_exec {
     double budget_s;        /* per submission; 0 = unlimited, < 0 = one per segment     */
     g3_vk_context *ctx;
     g3_vk_matvec *mv;
+    g3_vk_matmul *mm;       /* steps of more than one token; NULL when there are none  */
     g3_vk_ops *ops;
     const g3_weight **weights; /* distinct weights of all steps                       */
     int n_weights;

@@ -36,13 +36,21 @@ static g3_status record_embed(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd,
     return G3_OK;
 }
 
-/* y = W x over the rows of x. The y range of one call must fit a binding: the
- * LM head over many logits rows (n_vocab floats each) runs in groups of rows. */
+/* y = W x over the rows of x: a matrix-vector product for one row (decode), a
+ * matrix-matrix product for more (prefill). The y range of one matvec call must
+ * fit a binding: the LM head over many logits rows (n_vocab floats each) runs
+ * in groups of rows (the matmul splits its own). */
 static void record_matvec(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, const g3_node *nd,
                           int wi)
 {
     const g3_graph *g = s->graph;
     const g3_tensor *xt = &g->tensors[nd->src[0]], *yt = &g->tensors[nd->dst];
+    if (yt->ne[1] > 1 && ex->mm) {
+        g3_vk_matmul_record(cmd, ex->mm, ex->mats[wi], ex->arena,
+                            s->plan.tensors[nd->src[0]].offset, ex->arena,
+                            s->plan.tensors[nd->dst].offset, (uint32_t)yt->ne[1]);
+        return;
+    }
     const uint64_t x_row = (uint64_t)xt->ne[0] * 4, y_row = (uint64_t)yt->ne[0] * 4;
     const uint64_t max_range = g3_vk_context_device(ex->ctx)->max_storage_buffer_range;
     uint32_t per_call = (uint32_t)G3_MAX(1, G3_MIN((uint64_t)yt->ne[1], max_range / 2 / y_row));
