@@ -33,15 +33,21 @@
 
 // ---- word access -------------------------------------------------------------------
 
+// MV_WORD(a): 32-bit word a of the weights. W[a] unless the includer reads them some
+// other way (matmul_lane.comp: through a uniform texel buffer).
+#ifndef MV_WORD
+#define MV_WORD(a) W[a]
+#endif
+
 // 32 bits at an even byte offset o. ALIGNED4 (a spec constant) says every offset the
 // kernel will see is a multiple of 4: then one load suffices.
 uint mv_w32(uint o)
 {
     if (ALIGNED4)
-        return W[o >> 2];
+        return MV_WORD(o >> 2);
     const uint a = o >> 2, s = (o & 2u) << 3; // s = 0 or 16
     // (hi << 16) << (16 - s) is 0 when s = 0: no shift by 32, which GLSL leaves undefined.
-    return (W[a] >> s) | ((W[a + 1u] << 16) << (16u - s));
+    return (MV_WORD(a) >> s) | ((MV_WORD(a + 1u) << 16) << (16u - s));
 }
 
 // Word i of a run of 32-bit fields that starts at even byte offset o, given
@@ -50,14 +56,14 @@ uint mv_w32(uint o)
 uint mv_run32(uint a, uint s, uint i)
 {
     if (ALIGNED4)
-        return W[a + i];
-    return (W[a + i] >> s) | ((W[a + i + 1u] << 16) << (16u - s));
+        return MV_WORD(a + i);
+    return (MV_WORD(a + i) >> s) | ((MV_WORD(a + i + 1u) << 16) << (16u - s));
 }
 
 // The 16-bit field at even byte offset o (never straddles a word).
 uint mv_u16(uint o)
 {
-    return (W[o >> 2] >> ((o & 2u) << 3)) & 0xffffu;
+    return (MV_WORD(o >> 2) >> ((o & 2u) << 3)) & 0xffffu;
 }
 
 float mv_f16(uint o)
@@ -105,7 +111,7 @@ uint mv_cb(uint k) { return 4u * k; }
 void mv_deq_at(uint bo, uint k, out vec4 w[1])
 {
     const uint a = (bo >> 2) + 4u * k; // F32 rows are always 4-byte aligned
-    w[0] = uintBitsToFloat(uvec4(W[a], W[a + 1u], W[a + 2u], W[a + 3u]));
+    w[0] = uintBitsToFloat(uvec4(MV_WORD(a), MV_WORD(a + 1u), MV_WORD(a + 2u), MV_WORD(a + 3u)));
 }
 #elif defined(W_F16)
 #define MV_BB 64

@@ -18,7 +18,7 @@
 // x values out of registers.
 
 #extension GL_EXT_control_flow_attributes : require
-#if defined(MM_STREAMS) || defined(MM_LANE)
+#if defined(MM_STREAMS) && !defined(MM_LANE)
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #endif
 #include "matmul_shared.h"
@@ -27,6 +27,16 @@ layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
 layout(constant_id = G3_MM_SPEC_ALIGNED4) const bool ALIGNED4 = false;
 layout(constant_id = G3_MM_SPEC_XALIGN) const uint XALIGN = 0;
 
+#ifdef MM_LANE
+// W as uvec4 texels of a uniform texel buffer, x as a uniform buffer: on lavapipe
+// both are read with branch-free gathers, where a storage-buffer load whose address
+// the compiler cannot prove uniform is a loop over the lanes with a bounds check per
+// component (measured: x loads were a third of the kernel's time that way).
+layout(binding = G3_MM_BINDING_W) uniform usamplerBuffer Wt;
+#define MV_WORD(a) (texelFetch(Wt, int((a) >> 2u))[(a) & 3u])
+layout(std140, binding = G3_MM_BINDING_X) uniform Xu { vec4 XU[G3_MM_XUBO_VEC4]; };
+#define MM_X1(e) (XU[(e) >> 2u][(e) & 3u])
+#else
 // restrict + readonly: identical loads of one step merge (NIR CSE), so the decoders of
 // one block's units load its shared fields once.
 layout(std430, binding = G3_MM_BINDING_W) restrict readonly buffer Wb { uint W[]; };
@@ -36,8 +46,7 @@ layout(std430, binding = G3_MM_BINDING_W) restrict readonly buffer Wb2 { u64vec2
 #endif
 layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb { float X[]; };
 layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb4 { vec4 X4[]; };
-#ifdef MM_LANE
-layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb8 { u64vec4 X8[]; };
+#define MM_X1(e) (X[e])
 #endif
 layout(std430, binding = G3_MM_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
 layout(push_constant) uniform PC { g3_pc_matmul p; };
@@ -80,7 +89,7 @@ float mm_stream_scale(uint row, uint b)
     const uint s_off = (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
     const uint sb = ((p.n_cols / 32u) * 2u + 31u) / 32u * 32u;
     const uint o = s_off + row * sb + 2u * b;
-    return unpackHalf2x16(W[o >> 2] >> ((o & 2u) << 3)).x;
+    return unpackHalf2x16(MV_WORD(o >> 2) >> ((o & 2u) << 3)).x;
 }
 #endif
 
@@ -89,16 +98,25 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
 {
 #if defined(MM_STREAMS) && defined(W_Q8_0)
     const float d = mm_stream_scale(rh, blk);
+#ifdef MM_LANE
+    const uvec4 q4 = texelFetch(Wt, int(rh * (p.row_bytes / 16u) + 2u * blk + (k >> 1)));
+    const uvec2 u = (k & 1u) == 0u ? q4.xy : q4.zw;
+#else
     const uvec2 u = unpackUint2x32(W4[rh * (p.row_bytes / 32u) + blk][k]);
+#endif
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
         w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
     }
 #elif defined(MM_STREAMS) && defined(W_Q4_0)
     const float d = mm_stream_scale(rh, blk);
+#ifdef MM_LANE
+    const uint q = texelFetch(Wt, int(rh * (p.row_bytes / 16u) + blk))[k];
+#else
     const u64vec2 q2 = W2[rh * (p.row_bytes / 16u) + blk];
     const uvec2 h = unpackUint2x32(q2[k >> 1]);
     const uint q = (k & 1u) == 0u ? h.x : h.y;
+#endif
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
         w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
@@ -129,9 +147,14 @@ bool mm_groups(out uint rg, out uint tg)
 // 4 consecutive x values of a token from element e (a multiple of 4 when XALIGN > 0).
 vec4 mm_x4(uint e)
 {
-    if (XALIGN > 0u)
+    if (XALIGN > 0u) {
+#ifdef MM_LANE
+        return XU[e >> 2];
+#else
         return X4[e >> 2];
-    return vec4(X[e], X[e + 1u], X[e + 2u], X[e + 3u]);
+#endif
+    }
+    return vec4(MM_X1(e), MM_X1(e + 1u), MM_X1(e + 2u), MM_X1(e + 3u));
 }
 
 // x values c0..c0+3 of the token whose x starts at element xr, zero at and past
@@ -141,7 +164,7 @@ vec4 mm_x4_tail(uint xr, uint c0)
     vec4 v;
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         const uint c = c0 + i;
-        const float x = X[xr + min(c, p.n_cols - 1u)];
+        const float x = MM_X1(xr + min(c, p.n_cols - 1u));
         v[i] = c < p.n_cols ? x : 0.0;
     }
     return v;

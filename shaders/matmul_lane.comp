@@ -48,14 +48,8 @@ vec4 xl[NT][XLD][2];
 void load_x8(uint t, uint c0, uint q)
 {
     const uint e = xrow[t] + c0 + 64u * q + 8u * (gl_SubgroupInvocationID & 7u);
-    if (XALIGN == 2u) {
-        const u64vec4 v = X8[e >> 3];
-        xl[t][q][0] = vec4(uintBitsToFloat(unpackUint2x32(v.x)), uintBitsToFloat(unpackUint2x32(v.y)));
-        xl[t][q][1] = vec4(uintBitsToFloat(unpackUint2x32(v.z)), uintBitsToFloat(unpackUint2x32(v.w)));
-    } else {
-        xl[t][q][0] = mm_x4(e);
-        xl[t][q][1] = mm_x4(e + 4u);
-    }
+    xl[t][q][0] = mm_x4(e);
+    xl[t][q][1] = mm_x4(e + 4u);
 }
 
 // The x values of run i of unit j of group gi of the step at column c0, token t.

@@ -8,10 +8,13 @@
 
 /* Y[t][r] = sum_c W[r][c] X[t][c] for the rows of one piece of a weight. W is bound as
  * uint[] (GGUF blocks, or the STREAMS layout of matvec_streams.comp); X and Y as
- * float[] (X also as vec4[] where every token's x starts 16 bytes aligned). */
+ * float[] (X also as vec4[] where every token's x starts 16 bytes aligned). The lane
+ * kernel binds W as a uniform texel buffer of uvec4 texels (the whole piece) and X as
+ * a uniform buffer of at most G3_MM_XUBO_VEC4 vec4 (the tokens of one dispatch). */
 #define G3_MM_BINDING_W 0
 #define G3_MM_BINDING_X 1
 #define G3_MM_BINDING_Y 2
+#define G3_MM_XUBO_VEC4 4096 /* lane kernel: x of a dispatch in at most 64 KiB         */
 
 /* Spec constant ids (0 = G3_SPEC_WG_SIZE, the workgroup size). */
 #define G3_MM_SPEC_LANE 1     /* bool: lane kernel (CPU devices), else tiles          */
@@ -20,9 +23,8 @@
 #define G3_MM_SPEC_TM 4       /* tiles: rows per invocation (micro tile)              */
 #define G3_MM_SPEC_TN 5       /* tiles: tokens per invocation (micro tile)            */
 #define G3_MM_SPEC_ALIGNED4 6 /* bool: every 32-bit field of W 4-byte aligned         */
-#define G3_MM_SPEC_XALIGN 7   /* x_off and x_stride are multiples of 4 elements (1: x
-                                 read as vec4) or of 8 (2: lane kernel, as u64vec4); 0:
-                                 floats                                              */
+#define G3_MM_SPEC_XALIGN 7   /* 1: x_off and x_stride are multiples of 4 elements (x
+                                 read as vec4); 0: floats                            */
 #define G3_MM_SPEC_BCAST 8    /* bool, lane kernel: subgroups of >= 8 full lanes; x is
                                  loaded once per subgroup and spread by shuffles     */
 
