@@ -130,8 +130,10 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
         ex->mem.kv += 2 * half;
         const uint32_t window = m->layers[l].is_global ? 0 : (uint32_t)in->sliding_window;
         const uint32_t splits = g3_vk_attn_splits(ex->ops, &ex->kv[l], window);
-        attn_scratch = G3_MAX(attn_scratch,
-                              g3_vk_attn_scratch_bytes(ex->ops, splits, (uint32_t)T));
+        /* Split-K partials for the 1-token step (flash attention needs none), or for
+         * every step where the device cannot run flash attention. */
+        attn_scratch = G3_MAX(attn_scratch, g3_vk_attn_scratch_bytes(ex->ops, splits,
+                                                                     ex->fa ? 1 : (uint32_t)T));
     }
     const uint64_t sel = G3_MAX(g3_vk_argmax_scratch_bytes(ex->ops, (uint32_t)in->n_vocab), 4);
     if ((st = g3_vk_buffer_create(ex->ctx, attn_scratch, G3_VK_MEMORY_DEVICE, "attention partials",
@@ -160,7 +162,28 @@ static g3_status create_buffers(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
     return G3_OK;
 }
 
-/* The matrix-matrix kernels of the multi-token steps, their pipelines made now
+/* Flash attention for the multi-token steps; a device that cannot run it (no
+ * subgroup shuffle, too little shared memory) keeps the split-K kernel. */
+static g3_status create_flash_attn(g3_vk_exec *ex, g3_err *err)
+{
+    if (ex->max_tokens < 2)
+        return G3_OK;
+    const g3_model_info *in = &ex->model->info;
+    g3_err fa_err = {0};
+    const g3_status st = g3_vk_flash_attn_create(
+        ex->ctx,
+        &(g3_vk_flash_attn_options){.n_head = (uint32_t)in->n_head,
+                                    .n_head_kv = (uint32_t)in->n_head_kv,
+                                    .head_dim = (uint32_t)in->head_dim},
+        &ex->fa, &fa_err);
+    if (st == G3_ERR_UNSUPPORTED)
+        return G3_OK;
+    if (st != G3_OK && err)
+        *err = fa_err;
+    return st;
+}
+
+/* The matrix-matrix products of the multi-token steps, their pipelines made now
  * (lavapipe compiles each for about a second) rather than while recording. */
 static g3_status prepare_matmul(g3_vk_exec *ex, g3_err *err)
 {
@@ -230,6 +253,7 @@ g3_status g3_vk_exec_create(const g3_graph *const *graphs, int n_graphs,
                                                     .n_head_kv = (uint32_t)in->n_head_kv,
                                                     .head_dim = (uint32_t)in->head_dim},
                                &ex->ops, err)) != G3_OK ||
+        (st = create_flash_attn(ex, err)) != G3_OK ||
         (st = upload_weights(ex, opt, err)) != G3_OK ||
         (st = create_buffers(ex, opt, err)) != G3_OK ||
         (st = prepare_matmul(ex, err)) != G3_OK)
@@ -281,6 +305,7 @@ void g3_vk_exec_free(g3_vk_exec *ex)
             g3_vk_weight_free(ex->mats[i]);
     g3_vk_ops_free(ex->ops);
     g3_vk_matmul_free(ex->mm);
+    g3_vk_flash_attn_free(ex->fa);
     g3_vk_matvec_free(ex->mv);
     g3_vk_context_free(ex->ctx);
     free(ex->kv);

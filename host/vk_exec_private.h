@@ -4,6 +4,7 @@
 #define G3_VK_EXEC_PRIVATE_H
 
 #include "vk_exec.h"
+#include "vk_flash_attn.h"
 #include "vk_matmul.h"
 #include "vk_matvec.h"
 #include "vk_ops.h"
@@ -32,6 +33,7 @@ struct g3_vk_exec {
     g3_vk_context *ctx;
     g3_vk_matvec *mv;
     g3_vk_matmul *mm;       /* steps of more than one token; NULL when there are none  */
+    g3_vk_flash_attn *fa;   /* likewise: attention over a chunk of queries             */
     g3_vk_ops *ops;
     const g3_weight **weights; /* distinct weights of all steps                       */
     int n_weights;

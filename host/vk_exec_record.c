@@ -116,7 +116,10 @@ static g3_status record_node(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, i
             .scratch = {ex->attn_scratch, 0}, .n_tokens = T, .kv = &ex->kv[nd->layer],
             .window = L->is_global ? 0 : (uint32_t)in->sliding_window,
             .scale = in->query_scale};
-        g3_vk_record_attn(cmd, ex->ops, &a);
+        if (T > 1 && ex->fa)
+            g3_vk_record_flash_attn(cmd, ex->fa, &a);
+        else
+            g3_vk_record_attn(cmd, ex->ops, &a);
         return G3_OK;
     }
     case G3_OP_GELU_MUL: {
