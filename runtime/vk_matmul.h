@@ -12,8 +12,9 @@
  *   to a tile of tokens' x and accumulates register micro tiles; tile sizes follow the
  *   device's shared memory and workgroup limits.
  * - LANE (CPU devices such as lavapipe): each invocation owns a few rows and tokens,
- *   all lanes walk the same columns; W is loaded once per unit and reused for every
- *   token, x is loaded once per subgroup and spread by subgroup shuffles.
+ *   all lanes walk the same columns; W (a uniform texel buffer) is decoded once per
+ *   unit and reused for every token, x (a uniform buffer holding the tokens of one
+ *   dispatch) is loaded once per subgroup and spread by subgroup shuffles.
  * No cooperative-matrix path (VK_KHR_cooperative_matrix) yet.
  *
  * The contracts of vk.h hold here too (statuses, err messages, NULL-safe frees, one
@@ -28,8 +29,10 @@ typedef enum g3_vk_matmul_mode {
     G3_VK_MATMUL_AUTO = 0, /* LANE on CPU devices that can run it, TILE elsewhere      */
     G3_VK_MATMUL_TILE = 1, /* shared-memory tiles (matmul_tile.comp): GPUs            */
     G3_VK_MATMUL_LANE = 2, /* rows per invocation (matmul_lane.comp): SIMD-on-CPU
-                              devices; needs Vulkan 1.2 (SPIR-V 1.5), shaderInt64 and
-                              subgroup shuffles                                       */
+                              devices; needs subgroup shuffles and 16 KiB uniform
+                              buffers; a weight it cannot bind (one token's x larger
+                              than a uniform buffer, a piece larger than a texel view)
+                              goes to the tile kernel                                 */
 } g3_vk_matmul_mode;
 
 /* Zero-initialize and set only what you need; zero means "the device's default"
@@ -44,6 +47,8 @@ typedef struct g3_vk_matmul_options {
                               (rows / tile_m) * (tokens / tile_n))                    */
     uint32_t tile_m;       /* TILE: rows per invocation (micro tile)                  */
     uint32_t tile_n;       /* TILE: tokens per invocation (micro tile)                */
+    /* (In LANE mode the tile kernel, used for weights the lane kernel cannot bind,
+       takes its defaults.)                                                           */
     uint32_t max_groups_x; /* cap on workgroups per dispatch dimension, below
                               maxComputeWorkGroupCount (tests force the fold)         */
 } g3_vk_matmul_options;
@@ -69,20 +74,23 @@ g3_vk_matmul_options g3_vk_matmul_get_options(const g3_vk_matmul *mm);
 bool g3_vk_matmul_type_supported(uint32_t type);
 
 /* Creates the pipelines a product with w needs (its type, layout and alignment; for
- * F32/F16/BF16 both x alignments), so that recording creates none. Pipeline creation
- * costs lavapipe about a second each: call it at load time. */
+ * F32/F16/BF16 both x alignments), so that recording creates none. Pipelines are
+ * shared by the weights that need the same one. lavapipe compiles a pipeline at its
+ * first dispatch (1-3 s for the lane kernel): record the prefill step at load time. */
 g3_status g3_vk_matmul_prepare(g3_vk_matmul *mm, const g3_vk_weight *w, g3_err *err);
 
 /* Records y = W x for n_tokens tokens, with the buffer contract of
  * g3_vk_matvec_record: x holds n_tokens rows of cols floats from byte x_offset, y
  * receives n_tokens rows of rows floats from byte y_offset; x_offset a multiple of 16
  * for the block types and of 4 for F32/F16/BF16, y_offset a multiple of 4. Emits one
- * dispatch per piece of W and per token chunk (chunks keep each binding within
- * maxStorageBufferRange), with barriers only between its own dispatches whose bound
- * output ranges overlap; implies no barrier before or after. Errors are kept in cmd as
- * for g3_vk_cmd_dispatch: G3_ERR_INVALID_ARG for out-of-range or misaligned buffers,
- * n_tokens 0, a weight or command recorder of another context; pipeline creation
- * failures. */
+ * dispatch per piece of W and per token chunk: chunks keep each binding within its
+ * limit (lane kernel: x in a uniform buffer, 64 KiB on lavapipe: 25 tokens of 640
+ * columns, 8 of 2048; tile kernel: maxStorageBufferRange). Barriers only between its
+ * own dispatches whose bound output ranges overlap (the pieces of one chunk); implies
+ * no barrier before or after. Reads W's pieces whole (the lane kernel binds each as a
+ * texel buffer) and x and y only in the ranges it uses. Errors are kept in cmd as for
+ * g3_vk_cmd_dispatch: G3_ERR_INVALID_ARG for out-of-range or misaligned buffers,
+ * n_tokens 0, a kernel set of another context; pipeline creation failures. */
 g3_status g3_vk_matmul_record(g3_vk_cmd *cmd, g3_vk_matmul *mm, const g3_vk_weight *w,
                               g3_vk_buffer *x, uint64_t x_offset, g3_vk_buffer *y,
                               uint64_t y_offset, uint32_t n_tokens);

@@ -5,18 +5,24 @@
 // columns in step. Each lane decodes its rows' units once and uses them for NT
 // tokens; each x value serves the ROWS rows of every lane.
 //
-// Why this shape (lavapipe runs a subgroup as SIMD-8 on one CPU thread): a storage
-// load whose address the compiler cannot prove uniform (anything indexed by a loop
-// counter) costs a loop over the lanes with a bounds check per component, so loads
-// must be few and wide. W: once per unit and row, reused NT times. x: per step of 64
-// columns and token, lane l loads columns 8l..8l+7 with one 32-byte load (XALIGN 2),
-// and every value then reaches all lanes by subgroupShuffle with a constant lane,
-// which is a register permute (a subgroupBroadcast inside a loop costs lavapipe a
-// search for the first active lane per value: 2x slower overall). That needs
-// subgroups of >= 8 full lanes: BCAST (host-checked); without it each lane loads the
-// x values it needs itself. Rows past the piece are clamped, not branched around, so
-// that every lane stays active; their sums are not stored. No barriers, no shared
-// memory. Multiply-adds are left to the compiler: lavapipe splits fma() anyway.
+// Why this shape (lavapipe runs a subgroup as SIMD-8 on one CPU thread; measured with
+// bench/bench_matmul.c and perf on the JIT code):
+// - loads are what costs: a storage-buffer load whose address the compiler cannot
+//   prove uniform (anything indexed by a loop counter) is a loop over the lanes with
+//   a bounds check per component, so W comes through a uniform texel buffer and x
+//   through a uniform buffer (matmul_common.glsl), both branch-free gathers; W is
+//   decoded once per unit and row and reused NT times;
+// - x: per step of 64 columns and token, lane l loads columns 8l..8l+7 (two vec4),
+//   and every value then reaches all lanes by subgroupShuffle with a constant lane,
+//   a register permute (a subgroupBroadcast inside a loop costs lavapipe a search
+//   for the first active lane per value: 2x slower overall). That needs subgroups of
+//   >= 8 full lanes: BCAST (host-checked); without it each lane reads the x values it
+//   needs itself;
+// - rows past the piece are clamped, not branched around, so that every lane stays
+//   active; their sums are not stored. No barriers, no shared memory;
+// - multiply-adds are plain: lavapipe splits fma() into a multiply and an add anyway.
+// 4 rows x 8 tokens per invocation and 16 invocations per workgroup (the defaults)
+// were as fast as any other mix measured, and compile in 1-3 s per pipeline.
 //
 // A step is SPAN columns: two 32-column groups, one 64-column group, or one
 // 128-column group (matmul_common.glsl); the columns of a row past its last whole
