@@ -63,7 +63,7 @@ import json, math, re, sys
 rows = json.load(open(sys.argv[1]))
 assert [r["test"] for r in rows] == ["pp8", "tg4"], rows
 keys = ("build_commit model_filename model_size model_n_params weight_types backend device driver "
-        "n_threads n_depth n_prompt n_gen test load_ms ttft_ms logits_hash first_token "
+        "n_threads n_batch n_depth n_prompt n_gen test load_ms ttft_ms logits_hash first_token "
         "logits_nonfinite avg_ns stddev_ns avg_ts stddev_ts samples_ns samples_ts").split()
 for r in rows:
     for k in keys:
@@ -106,6 +106,7 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 assert [r["test"] for r in rows] == ["pp8 @ d3", "tg4 @ d3"], rows
 for r in rows:
     assert r["backend"] == sys.argv[2] and r["n_depth"] == "3" and float(r["avg_ts"]) > 0, r
+    assert r["n_batch"] == ("1" if sys.argv[2] == "cpu" else "512"), r
     assert r["weight_types"] == "q8_0 x15, f32 x13", r
 PY
   else

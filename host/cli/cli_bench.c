@@ -45,6 +45,8 @@ static int usage(FILE *f)
             "               (default 128; 0 skips it; end-of-sequence is ignored)\n"
             "  -r N         repetitions per test after one uncounted warm-up (default 5)\n"
             "  --depth N    measure with N tokens already in the context (prefilled, untimed)\n"
+            "  -b N         Vulkan: prompt tokens per prefill step (default 512; 1 feeds the\n"
+            "               prompt token by token)\n"
             "  --backend    default auto (best Vulkan device, else the CPU reference)\n"
             "  --device N   Vulkan device, 1-based as `g3vk devices` lists them\n"
             "  -t N         CPU threads (default: all online CPUs)\n"
@@ -91,7 +93,7 @@ static int parse(int argc, char **argv, g3_bench_opts *o)
             !strcmp(a, "-r") || !strcmp(a, "--repetitions") || !strcmp(a, "--backend") ||
             !strcmp(a, "--device") || !strcmp(a, "--depth") || !strcmp(a, "-d") ||
             !strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "--svg") ||
-            !strcmp(a, "--peak")) {
+            !strcmp(a, "--peak") || !strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             if (!(v = g3_cli_value(argc, argv, &i)))
                 return 2;
         } else {
@@ -112,6 +114,9 @@ static int parse(int argc, char **argv, g3_bench_opts *o)
             return 2;
         else if ((!strcmp(a, "-r") || !strcmp(a, "--repetitions")) &&
                  !g3_cli_int(a, v, 1, 100000, &o->reps))
+            return 2;
+        else if ((!strcmp(a, "-b") || !strcmp(a, "--batch-size")) &&
+                 !g3_cli_int(a, v, 1, 1 << 16, &o->n_batch))
             return 2;
         else if ((!strcmp(a, "--depth") || !strcmp(a, "-d")) &&
                  !g3_cli_int(a, v, 0, 1 << 20, &o->depth))
@@ -301,7 +306,9 @@ static int profile_tests(const g3_bench_opts *o, g3_model *model, g3_context **c
     if (in->backend == G3_BACKEND_VULKAN) {
         g3_context_free(*ctx);
         *ctx = NULL;
-        if (g3_context_create(model, &(g3_context_options){.n_ctx = (int)n_ctx, .profile = true},
+        if (g3_context_create(model,
+                              &(g3_context_options){.n_ctx = (int)n_ctx, .profile = true,
+                                                    .n_batch = (int)o->n_batch},
                               ctx) != G3_OK) {
             fprintf(stderr, "g3vk bench: %s: profiled context: %s\n", m->path,
                     g3_model_last_error(model));
@@ -355,7 +362,8 @@ static int bench_model(const g3_bench_opts *o, const char *path, g3_bench_model 
                 in->n_ctx_train);
         goto done;
     }
-    if (g3_context_create(model, &(g3_context_options){.n_ctx = (int)n_ctx}, &ctx) != G3_OK) {
+    if (g3_context_create(model, &(g3_context_options){.n_ctx = (int)n_ctx, .n_batch = (int)o->n_batch},
+                          &ctx) != G3_OK) {
         fprintf(stderr, "g3vk bench: %s: cannot create a context of %lld positions: %s\n", path,
                 n_ctx, g3_model_last_error(model));
         goto done;

@@ -55,6 +55,7 @@ typedef struct g3_bench_opts {
     const char *models[G3_BENCH_MAX_MODELS];
     int n_models;
     long long n_prompt, n_gen, reps, depth, threads, device;
+    long long n_batch; /* -b: prefill step tokens (0 = the engine's default, 512) */
     g3_backend backend;
     int out;
     bool kernels;     /* --kernels (or --svg): profile every test once more         */

@@ -1,6 +1,7 @@
 /* cli_bench_rows.c: the rows of `g3vk bench`: a markdown table row, a CSV line or
  * a JSON object per test (fields listed in the README's "Benchmarking" section). */
 #include <inttypes.h>
+#include <string.h>
 #include <stdio.h>
 
 #include "cli_bench.h"
@@ -19,7 +20,7 @@ static void csv_str(const char *s)
 
 const char *const g3_bench_csv_header =
     "build_commit,model_filename,model_size,model_n_params,weight_types,backend,device,"
-    "driver,n_threads,n_depth,n_prompt,n_gen,test,load_ms,ttft_ms,logits_hash,first_token,"
+    "driver,n_threads,n_batch,n_depth,n_prompt,n_gen,test,load_ms,ttft_ms,logits_hash,first_token,"
     "logits_nonfinite,avg_ns,stddev_ns,avg_ts,stddev_ts\n";
 
 void g3_bench_print_row(const g3_bench_opts *o, const g3_bench_model *m, const g3_bench_test *r,
@@ -34,6 +35,8 @@ void g3_bench_print_row(const g3_bench_opts *o, const g3_bench_model *m, const g
         return;
     }
     char hash[24], ttft[32];
+    /* Prompt tokens per step as the backend ran them: the CPU reference feeds one. */
+    const int n_batch = !strcmp(m->backend, "cpu") ? 1 : o->n_batch ? (int)o->n_batch : 512;
     snprintf(hash, sizeof(hash), "%016" PRIx64, m->hash);
     if (m->ttft_s >= 0)
         snprintf(ttft, sizeof(ttft), "%.3f", m->ttft_s * 1e3);
@@ -49,8 +52,8 @@ void g3_bench_print_row(const g3_bench_opts *o, const g3_bench_model *m, const g
         csv_str(m->device);
         putchar(',');
         csv_str(m->driver);
-        printf(",%d,%lld,%d,%d,%s,%.3f,%s,%s,%d,%d,%.0f,%.0f,%.6f,%.6f\n", m->n_threads,
-               o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
+        printf(",%d,%d,%lld,%d,%d,%s,%.3f,%s,%s,%d,%d,%.0f,%.0f,%.6f,%.6f\n", m->n_threads,
+               n_batch, o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
                (int)m->first_token, m->nonfinite, r->avg_ns, r->dev_ns, r->avg_ts, r->dev_ts);
         return;
     }
@@ -68,13 +71,13 @@ void g3_bench_print_row(const g3_bench_opts *o, const g3_bench_model *m, const g
     g3_cli_json_str(m->device);
     printf(",\n    \"driver\": ");
     g3_cli_json_str(m->driver);
-    printf(",\n    \"n_threads\": %d,\n    \"n_depth\": %lld,\n    \"n_prompt\": %d,\n"
+    printf(",\n    \"n_threads\": %d,\n    \"n_batch\": %d,\n    \"n_depth\": %lld,\n    \"n_prompt\": %d,\n"
            "    \"n_gen\": %d,\n    \"test\": \"%s\",\n    \"load_ms\": %.3f,\n"
            "    \"ttft_ms\": %s,\n    \"logits_hash\": \"%s\",\n    \"first_token\": %d,\n"
            "    \"logits_nonfinite\": %d,\n"
            "    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n"
            "    \"stddev_ts\": %.6f,\n    \"samples_ns\": [",
-           m->n_threads, o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
+           m->n_threads, n_batch, o->depth, r->n_prompt, r->n_gen, r->name, m->load_s * 1e3, ttft, hash,
            (int)m->first_token, m->nonfinite, r->avg_ns, r->dev_ns, r->avg_ts, r->dev_ts);
     for (int i = 0; i < r->reps; i++)
         printf("%s%.0f", i ? ", " : "", r->secs[i] * 1e9);
