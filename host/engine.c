@@ -144,6 +144,14 @@ const char *g3_model_last_error(const g3_model *m)
     return m ? m->last_error : "";
 }
 
+/* G3_VK_SUBMIT_BUDGET_MS overrides the executor's submission budget (tests make
+ * lavapipe behave like a slow GPU with it); 0 or unset: the device's default. */
+static double budget_ms(void)
+{
+    const char *e = getenv("G3_VK_SUBMIT_BUDGET_MS");
+    return e ? strtod(e, NULL) : 0.0;
+}
+
 /* The Vulkan steps: decode (1 token), prefill chunks of n_batch, 64 and 8
  * tokens (a prompt is cut into the largest that fit, so a 100-token turn is
  * 64 + 4 x 8 + 4 x 1, not 100 single tokens) with the logits of the last
@@ -197,6 +205,7 @@ g3_status g3_context_create(g3_model *m, const g3_context_options *opt, g3_conte
             st = g3_vk_exec_create(graphs, 1 + c->n_prefill + c->n_all,
                                    &(g3_vk_exec_options){.n_ctx = n_ctx, .kv_f32 = o.kv_f32,
                                                          .device = m->opt.device,
+                                                         .submit_budget_ms = budget_ms(),
                                                          .progress = m->opt.progress,
                                                          .progress_user = m->opt.progress_user,
                                                          .profile = o.profile},
@@ -267,8 +276,9 @@ static g3_status run_tokens(g3_context *c, const int32_t *tokens, int n, bool wa
     while (i < n) {
         int step = 0, T = 1; /* step 0: one token */
         if (c->vk) {
-            const int first = all ? c->n_prefill : 0, count = all ? c->n_all : c->n_prefill;
-            for (int k = first; k < first + count; k++)
+            const int first = all ? c->n_prefill : c->prefill_from;
+            const int end = all ? c->n_prefill + c->n_all : c->n_prefill;
+            for (int k = first; k < end; k++)
                 if (c->steps[k].n_tokens <= n - i) {
                     step = 1 + k;
                     T = c->steps[k].n_tokens;
@@ -285,6 +295,12 @@ static g3_status run_tokens(g3_context *c, const int32_t *tokens, int n, bool wa
             if (all)
                 memcpy(all + i * n_vocab, g3_vk_exec_logits(c->vk),
                        (size_t)T * (size_t)n_vocab * sizeof(float));
+            /* A slow GPU: when one layer of a step outlasts the submission budget, the
+             * step cannot be split finer; later prompts use smaller steps. */
+            const g3_vk_exec_step_info si = g3_vk_exec_get_step_info(c->vk, step);
+            if (!all && step >= 1 && step <= c->n_prefill && step - 1 == c->prefill_from &&
+                si.budget_ms > 0 && si.segment_ms > si.budget_ms && c->prefill_from + 1 < c->n_prefill)
+                c->prefill_from++;
         } else {
             g3_ref_exec_run(&c->exec, &tokens[i], c->n_past, logits);
             if (all)
@@ -330,7 +346,7 @@ g3_context_memory g3_context_get_memory(const g3_context *c)
                                .activations = m.activations, .scratch = m.scratch,
                                .activations_decode =
                                    g3_vk_exec_get_step_info(c->vk, 0).activations,
-                               .n_batch = c->n_batch};
+                               .n_batch = c->n_prefill ? c->steps[c->prefill_from].n_tokens : 1};
 }
 
 int g3_context_n_past(const g3_context *c)

@@ -27,6 +27,8 @@ struct g3_context {
     g3_graph steps[5];      /* Vulkan: the prefill steps, largest first (n_logits 1), then
                                the all-logits steps (n_logits = n_tokens), largest first  */
     int n_prefill, n_all;   /* how many of each                                           */
+    int prefill_from;       /* first prefill step still used: larger ones took one layer
+                               longer than the submission budget on this device          */
     int n_batch;            /* largest prefill step                                       */
     g3_ref_exec exec;       /* CPU backend                              */
     g3_vk_exec *vk;         /* Vulkan backend                           */

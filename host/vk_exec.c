@@ -410,7 +410,9 @@ g3_vk_exec_step_info g3_vk_exec_get_step_info(const g3_vk_exec *ex, int step)
                                   .n_barriers = s->n_barriers,
                                   .n_dispatch_nodes = s->n_dispatch_nodes,
                                   .n_segments = s->n_seg,
-                                  .last_submissions = s->last_submissions};
+                                  .last_submissions = s->last_submissions,
+                                  .segment_ms = s->seg_s * 1e3,
+                                  .budget_ms = G3_MAX(ex->budget_s, 0.0) * 1e3};
 }
 
 const char *g3_vk_exec_device_name(const g3_vk_exec *ex)

@@ -55,6 +55,8 @@ typedef struct g3_vk_exec_step_info {
     int n_dispatch_nodes;
     int n_segments;       /* recordings (one per layer)                       */
     int last_submissions; /* submissions the last run of this step took       */
+    double segment_ms;    /* its slowest recording's measured time            */
+    double budget_ms;     /* the executor's submission budget (0: none)        */
 } g3_vk_exec_step_info;
 
 /* Creates the context on the chosen device, uploads the weights the graphs read

@@ -63,6 +63,35 @@ static float *run(const char *path, g3_backend backend, bool kv_f32, bool kv_f16
     return out;
 }
 
+/* A GPU too slow for the submission budget (lavapipe with a budget of 1 us):
+ * every layer is its own submission, and after the first 64-token step outlasts
+ * the budget, the prompt continues in 8-token steps; the logits stay right. */
+static void check_slow_gpu(const char *path, const int32_t *ids, int n, int V, const float *cpu16)
+{
+    char err[700];
+    g3_model *m = NULL;
+    g3_context *ctx = NULL;
+    setenv("G3_VK_SUBMIT_BUDGET_MS", "0.001", 1);
+    REQUIRE_VOID(g3_model_load(path, &(g3_model_options){.backend = G3_BACKEND_VULKAN}, &m, err,
+                               sizeof(err)) == G3_OK);
+    REQUIRE_VOID(g3_context_create(m, &(g3_context_options){.n_ctx = n, .n_batch = 64}, &ctx) ==
+                 G3_OK);
+    const int before = g3_context_get_memory(ctx).n_batch;
+    CHECK(g3_context_eval(ctx, ids, n - 64, false) == G3_OK, "%s", g3_context_error(ctx));
+    const int after = g3_context_get_memory(ctx).n_batch;
+    CHECK(g3_context_eval(ctx, ids + n - 64, 64, true) == G3_OK, "%s", g3_context_error(ctx));
+    const float *l = g3_context_logits(ctx);
+    REQUIRE_VOID(l);
+    const g3_logits_diff d = g3_logits_compare(l, cpu16 + (size_t)(n - 1) * V, 1, V);
+    printf("slow GPU (budget 1 us): prefill steps of %d, then %d; last position max abs %.2e\n",
+           before, after, d.max_abs);
+    CHECK(before == 64 && after == 8, "prefill steps %d -> %d", before, after);
+    CHECK(d.max_abs < 2e-3 && d.top1_agree == 1, "slow GPU: max abs %.3g", d.max_abs);
+    g3_context_free(ctx);
+    g3_model_free(m);
+    unsetenv("G3_VK_SUBMIT_BUDGET_MS");
+}
+
 /* The same steps as one submission and as one submission per layer (what a
  * slow GPU gets under the OS timeout): the same bits, and the count of
  * submissions is what the budget asks for. */
@@ -164,6 +193,8 @@ int main(void)
               d16.max_abs, d16.worst_row);
         CHECK(d16.top1_agree == n, "mini-%s f16 KV: top-1 %d/%d", names[f], d16.top1_agree, n);
         CHECK(d16f.max_abs < 2e-3, "mini-%s f16 KV vs f32 CPU: %.3g", names[f], d16f.max_abs);
+        if (!strcmp(names[f], "q8_0"))
+            check_slow_gpu(path, ref.ids, n, V, cpu16);
         free(cpu32);
         free(cpu16);
         free(gpu32);

@@ -179,7 +179,8 @@ typedef struct g3_context_memory {
     uint64_t scratch;     /* attention partials, argmax, step and logits readback    */
     uint64_t activations_decode; /* the 1-token step's peak (activations is the
                                     largest step's: the prefill chunk's)           */
-    int n_batch;          /* prefill chunk (tokens)                                  */
+    int n_batch;          /* largest prefill step in use (tokens): -b, or less once a
+                             layer of it outlasted the GPU submission budget          */
 } g3_context_memory;
 
 g3_context_memory g3_context_get_memory(const g3_context *ctx);
