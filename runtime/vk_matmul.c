@@ -162,6 +162,9 @@ g3_status g3_vk_matmul_create(g3_vk_context *ctx, const g3_vk_matmul_options *op
         tmp.lane_tokens = o.tokens;
         tmp.lane_wg = o.wg_size;
         tmp.ubo_range = G3_MIN(d->max_uniform_buffer_range, G3_MM_XUBO_VEC4 * 16u);
+        if (o.max_x_bytes && o.max_x_bytes < tmp.ubo_range)
+            tmp.ubo_range = o.max_x_bytes;
+        o.max_x_bytes = tmp.ubo_range;
         o.tile_m = o.tile_n = 0;
     } else {
         o.rows = tmp.tile_rows;
@@ -169,6 +172,7 @@ g3_status g3_vk_matmul_create(g3_vk_context *ctx, const g3_vk_matmul_options *op
         o.tile_m = tmp.tile_m;
         o.tile_n = tmp.tile_n;
         o.wg_size = (o.rows / o.tile_m) * (o.tokens / o.tile_n);
+        o.max_x_bytes = 0;
     }
     g3_vk_matmul *mm = calloc(1, sizeof(*mm));
     if (!mm)

@@ -51,6 +51,9 @@ typedef struct g3_vk_matmul_options {
        takes its defaults.)                                                           */
     uint32_t max_groups_x; /* cap on workgroups per dispatch dimension, below
                               maxComputeWorkGroupCount (tests force the fold)         */
+    uint32_t max_x_bytes;  /* LANE: cap on the x bytes one dispatch binds, below the
+                              device's uniform-buffer range (tests force small token
+                              chunks, and the tile kernel for wide rows)              */
 } g3_vk_matmul_options;
 
 typedef struct g3_vk_matmul g3_vk_matmul;

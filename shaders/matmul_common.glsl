@@ -128,6 +128,74 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
 #endif
 }
 
+#ifdef MM_LANE
+// Unit j of group gi of step s of matmul_lane.comp (group s * GPS + gi) of row handle
+// rh: mm_deq's values, with the loads arranged so that the units of one step ask for
+// the same texels with the same expressions, which NIR then fetches once (a texel
+// fetch is lavapipe's most expensive part of the kernel after the multiply-adds):
+// STREAMS Q8_0 / Q4_0, one scale word for the step's two blocks; Q4_K / Q5_K (16-byte
+// aligned blocks), one texel for the block's scales and one (Q5_K: two) for a word
+// of each unit. Other types go through the word decoders of dequant.glsl.
+void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
+{
+#if defined(MM_STREAMS)
+    // Scales of blocks 2s and 2s + 1: the halves of word s % 4 of texel s / 4 of the
+    // row's scales (s_off and SB are multiples of 32 bytes).
+    const uint s_off = (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
+    const uint sb = ((p.n_cols / 32u) * 2u + 31u) / 32u * 32u;
+    const uint sw = texelFetch(Wt, int((s_off + rh * sb) / 16u + (s >> 2u)))[s & 3u];
+    const float d = unpackHalf2x16(sw)[gi];
+    const uint t = rh * (p.row_bytes / 16u); // the row's first quant texel
+#if defined(W_Q8_0)
+    const uvec4 q4 = texelFetch(Wt, int(t + 4u * s + 2u * gi + (j >> 1)));
+    const uvec2 u = (j & 1u) == 0u ? q4.xy : q4.zw;
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
+        w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
+    }
+#else
+    const uint q = texelFetch(Wt, int(t + 2u * s + gi))[j];
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
+        w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
+    }
+#endif
+#elif defined(W_Q4_K) || defined(W_Q5_K)
+    // Block s / 4 (256 values; rows are whole numbers of 16-byte blocks), units
+    // k = 8 (s % 4) + j: the same scale pair p = s % 4 for all of them.
+    const uint b = (rh + (s >> 2u) * MV_BB) / 16u, pp = s & 3u, k0 = 8u * pp;
+    const uvec4 h = texelFetch(Wt, int(b)); // f16 d | f16 dmin << 16, scales[12]
+    const vec2 dm = unpackHalf2x16(h.x);
+    uint sc, mn;
+    mv_scale_min_k4(2u * pp, h.yzw, sc, mn);
+    const float d1 = dm.x * float(sc), m1 = dm.y * float(mn);
+    mv_scale_min_k4(2u * pp + 1u, h.yzw, sc, mn);
+    const float d2 = dm.x * float(sc), m2 = dm.y * float(mn);
+#if defined(W_Q4_K)
+    const uint q = texelFetch(Wt, int(b + 1u + (k0 >> 2) + (j >> 2)))[j & 3u]; // qs word k
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        w[0][i] = d1 * float(bitfieldExtract(q, int(8u * i), 4)) - m1;
+        w[1][i] = d2 * float(bitfieldExtract(q, int(8u * i + 4u), 4)) - m2;
+    }
+#else
+    const uint qh = texelFetch(Wt, int(b + 1u + (j >> 2)))[j & 3u];            // qh word k % 8
+    const uint q = texelFetch(Wt, int(b + 3u + (k0 >> 2) + (j >> 2)))[j & 3u]; // qs word k
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        const uint lo = bitfieldExtract(q, int(8u * i), 4) |
+                        (bitfieldExtract(qh, int(8u * i + 2u * pp), 1) << 4);
+        const uint hi = bitfieldExtract(q, int(8u * i + 4u), 4) |
+                        (bitfieldExtract(qh, int(8u * i + 2u * pp + 1u), 1) << 4);
+        w[0][i] = d1 * float(lo) - m1;
+        w[1][i] = d2 * float(hi) - m2;
+    }
+#endif
+#else
+    const uint g = s * (MM_XG_COLS > 64 ? 1u : 64u / MM_XG_COLS) + gi;
+    mm_deq(rh, g / MM_GPB, (g % MM_GPB) * MM_XG_UNITS + j, w);
+#endif
+}
+#endif
+
 // Column of run i of unit j in its group (constant when j and i are).
 uint mm_run_col(uint j, uint i)
 {

@@ -87,8 +87,6 @@ void step(uint s)
                 load_x8(t, c0, q);
     }
     [[unroll]] for (uint gi = 0u; gi < GPS; gi++) {
-        const uint g = s * GPS + gi;
-        const uint blk = g / MM_GPB, k0 = (g % MM_GPB) * MM_XG_UNITS;
         [[unroll]] for (uint j = 0u; j < MM_XG_UNITS; j++) {
             vec4 xv[NT][NRUN];
             [[unroll]] for (uint t = 0u; t < NT; t++)
@@ -96,7 +94,7 @@ void step(uint s)
                     xv[t][i] = x_run(c0, gi, t, j, i);
             [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                 vec4 w[NRUN];
-                mm_deq(rh[r], blk, k0 + j, w);
+                mm_deq_step(rh[r], s, gi, j, w);
                 fma_unit(r, w, xv);
             }
         }

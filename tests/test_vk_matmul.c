@@ -19,8 +19,9 @@
  *    at 4-byte offsets, an odd number of 32-column groups (96 and 160 columns);
  * 2. Q8_0 / Q4_0 in the other layout (GGUF where the device takes STREAMS);
  * 3. forced pieces (a small max_piece_bytes for the upload), a folded grid
- *    (max_groups_x 2), small rows / tokens per workgroup, and the 262144 x 640 Q8_0 LM
- *    head in 16 MiB pieces with 3 tokens;
+ *    (max_groups_x 2), small rows / tokens per workgroup; the lane kernel with x in a
+ *    small uniform buffer (token chunks of 3, and rows too wide for it taken by the
+ *    tile kernel); the 262144 x 640 Q8_0 LM head in 16 MiB pieces with 3 tokens;
  * 4. the other kernel (tile on lavapipe: the GPU path) on every type with 7 and 33
  *    tokens, with small forced tiles and a folded grid;
  * 5. the error paths (misaligned x, no tokens, a kernel set of another context);
@@ -381,6 +382,30 @@ static void test_split_fold(g3_vk_matmul_mode mode)
     g3_vk_matvec_free(mv);
 }
 
+/* Lane kernel with a small uniform buffer for x: token chunks of 3 tokens on 640
+ * columns, and the tile kernel for rows wider than the buffer. */
+static void test_small_x(g3_vk_matvec *mv)
+{
+    const g3_vk_matmul_options mo = {.mode = G3_VK_MATMUL_LANE, .max_x_bytes = 3 * 640 * 4 + 12};
+    g3_vk_matmul *mm = NULL;
+    g3_err err = {0};
+    const g3_status st = g3_vk_matmul_create(ctx, &mo, &mm, &err);
+    if (st != G3_OK) {
+        CHECK(st == G3_ERR_UNSUPPORTED, "lane kernel, small x: %s", err.msg);
+        printf("lane kernel not available here: %s\n", err.msg);
+        return;
+    }
+    static const mm_case cs[] = {
+        {G3_TYPE_Q8_0, 640, 256, {13, 0}},  {G3_TYPE_Q4_K, 1024, 64, {5, 0}},
+        {G3_TYPE_F16, 641, 37, {7, 0}},     {G3_TYPE_Q5_0, 2048, 70, {7, 0}},
+    };
+    const double t0 = g3_time_s();
+    run_cases(mv, mm, cs, G3_ARRAY_LEN(cs), 0);
+    printf("lane kernel, x in %u bytes (token chunks, tile kernel past 1 token): %.1f s\n",
+           g3_vk_matmul_get_options(mm).max_x_bytes, g3_time_s() - t0);
+    g3_vk_matmul_free(mm);
+}
+
 static void test_lm_head(g3_vk_matmul *mm)
 {
     const g3_vk_matvec_options vo = {.max_piece_bytes = 16u << 20};
@@ -501,6 +526,7 @@ int main(void)
                               : G3_VK_MATVEC_LAYOUT_STREAMS);
     test_split_fold(G3_VK_MATMUL_LANE);
     test_split_fold(G3_VK_MATMUL_TILE);
+    test_small_x(mv);
     test_lm_head(mm);
     test_other_kernel(mv, lane ? G3_VK_MATMUL_TILE : G3_VK_MATMUL_LANE);
     test_errors(mv, mm);
