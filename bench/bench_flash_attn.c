@@ -6,14 +6,17 @@
  *   64 tokens at positions 900..963, global layer;
  *   64 tokens at positions 900..963, sliding window 512 (ring of 575 slots).
  * Each variant is recorded once and replayed; the table gives the median wall time of
- * a submit-and-wait over the rounds, after one untimed warm-up run (pipeline creation
- * is timed separately, at first record). Both results are compared (max |diff|) before
- * timing. Usage: bench_flash_attn [rounds (default 5)] [tokens] [tile] [reads: 1 tiled,
- * 2 direct] [lanes] (0 = the device's default). Speed is
- * measured here, never asserted by tests. */
+ * a submit-and-wait over the rounds, and the median CPU time the process spent in it
+ * (lavapipe's threads included: steadier than wall time on a shared machine), after
+ * one warm-up run (which compiles the pipeline on lavapipe: its time is printed).
+ * Both results are compared (max |diff|) before timing.
+ * Usage: bench_flash_attn [rounds (default 5)] [tokens] [tile] [reads: 1 tiled,
+ * 2 direct] [lanes] [team_tokens] (0 = the device's default).
+ * Speed is measured here, never asserted by tests. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "quant.h"
 #include "vk.h"
@@ -45,14 +48,26 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double run_once(g3_vk_cmd *rec)
+/* CPU seconds of this process (all threads: lavapipe's included): on a shared machine
+ * less disturbed by other processes than wall time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* One replay: wall seconds, and CPU seconds in *cpu. */
+static double run_once(g3_vk_cmd *rec, double *cpu)
 {
     g3_err err = {0};
-    const double t0 = g3_time_s();
+    const double t0 = g3_time_s(), c0 = cpu_s();
     if (g3_vk_cmd_replay(rec, &err) != G3_OK) {
         fprintf(stderr, "replay: %s\n", err.msg);
         exit(1);
     }
+    if (cpu)
+        *cpu = cpu_s() - c0;
     return g3_time_s() - t0;
 }
 
@@ -70,7 +85,8 @@ int main(int argc, char **argv)
                                          .tile = argc > 3 ? (uint32_t)atoi(argv[3]) : 0,
                                          .reads = argc > 4 ? (g3_vk_flash_attn_reads)atoi(argv[4])
                                                            : G3_VK_FLASH_ATTN_READS_AUTO,
-                                         .lanes = argc > 5 ? (uint32_t)atoi(argv[5]) : 0};
+                                         .lanes = argc > 5 ? (uint32_t)atoi(argv[5]) : 0,
+                                         .team_tokens = argc > 6 ? (uint32_t)atoi(argv[6]) : 0};
     const g3_vk_ops_options oo = {.n_head = H, .n_head_kv = HKV, .head_dim = HD};
     g3_vk_flash_attn *fa = NULL;
     g3_vk_ops *ops = NULL;
@@ -80,8 +96,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const g3_vk_flash_attn_options r = g3_vk_flash_attn_get_options(fa);
-    printf("device %s; flash attention: %u tokens x %u lanes per workgroup, %s\n",
-           g3_vk_context_device(ctx)->name, r.tokens, r.lanes,
+    printf("device %s; flash attention: %u tokens per workgroup, teams of %u tokens x %u "
+           "lanes, %s\n", g3_vk_context_device(ctx)->name, r.tokens, r.team_tokens, r.lanes,
            r.reads == G3_VK_FLASH_ATTN_READS_DIRECT ? "direct reads" : "tiled");
     if (r.reads == G3_VK_FLASH_ATTN_READS_TILED)
         printf("tile %u positions\n", r.tile);
@@ -149,7 +165,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             t_pipe += g3_time_s() - t0;
-            run_once(rec[v][k]); /* warm-up, and the result to compare */
+            /* Warm-up, and the result to compare; lavapipe compiles at the first run. */
+            const double tw = run_once(rec[v][k], NULL);
+            if (v == 0)
+                printf("%s: first run (pipeline compilation on lavapipe) %.2f s\n",
+                       k ? "split-K" : "flash", tw);
             if (g3_vk_buffer_download(ctx, buf, k ? o_at : o_fa, got[k],
                                       4ull * QW * vs[v].n_tok, &err) != G3_OK) {
                 fprintf(stderr, "download: %s\n", err.msg);
@@ -164,23 +184,30 @@ int main(int argc, char **argv)
     printf("recording (pipeline creation included): %.2f s\n", t_pipe);
 
     double *t = malloc(sizeof(double) * (size_t)rounds * NV * 2);
-    if (!t)
+    double *c = malloc(sizeof(double) * (size_t)rounds * NV * 2);
+    if (!t || !c)
         return 1;
     for (int i = 0; i < rounds; i++)
         for (int v = 0; v < NV; v++)
-            for (int k = 0; k < 2; k++) /* interleaved: A, B, A, B, ... */
-                t[((size_t)v * 2 + k) * rounds + i] = run_once(rec[v][k]);
-    printf("%-26s %12s %12s %8s\n", "case (270M, f16 cache)", "flash ms", "split-K ms",
-           "speedup");
+            for (int k = 0; k < 2; k++) { /* interleaved: A, B, A, B, ... */
+                const size_t at = ((size_t)v * 2 + k) * rounds + i;
+                t[at] = run_once(rec[v][k], &c[at]);
+            }
+    printf("%-26s %9s %11s %8s | %9s %11s %8s\n", "case (270M, f16 cache)", "flash ms",
+           "split-K ms", "speedup", "flash cpu", "split-K cpu", "ratio");
     for (int v = 0; v < NV; v++) {
-        double med[2];
+        double med[2], mc[2];
         for (int k = 0; k < 2; k++) {
-            double *s = t + ((size_t)v * 2 + k) * rounds;
+            double *s = t + ((size_t)v * 2 + k) * rounds, *sc = c + ((size_t)v * 2 + k) * rounds;
             qsort(s, (size_t)rounds, sizeof(double), cmp_double);
+            qsort(sc, (size_t)rounds, sizeof(double), cmp_double);
             med[k] = s[rounds / 2] * 1e3;
+            mc[k] = sc[rounds / 2] * 1e3;
         }
-        printf("%-26s %12.1f %12.1f %7.2fx\n", vs[v].name, med[0], med[1], med[1] / med[0]);
+        printf("%-26s %9.1f %11.1f %7.2fx | %9.1f %11.1f %7.2fx\n", vs[v].name, med[0], med[1],
+               med[1] / med[0], mc[0], mc[1], mc[1] / mc[0]);
     }
+    free(c);
     for (int v = 0; v < NV; v++)
         for (int k = 0; k < 2; k++)
             g3_vk_cmd_free(rec[v][k]);

@@ -116,14 +116,18 @@ g3_status g3_vk_flash_attn_create(g3_vk_context *ctx, const g3_vk_flash_attn_opt
                           "flash attention: %u lanes per token: a power of two, at most "
                           "the smallest subgroup (%u on %s), dividing head_dim %u / 4",
                           o.lanes, sg_min, d->name, o.head_dim);
+    if (!o.team_tokens)
+        o.team_tokens = 1;
     const uint32_t max_wg =
         G3_MIN(d->max_compute_work_group_invocations, d->max_compute_work_group_size[0]);
     if (!o.tokens)
-        o.tokens = G3_MAX(1u, G3_MIN(64u, max_wg) / o.lanes);
-    if ((uint64_t)o.tokens * o.lanes > max_wg)
+        o.tokens = G3_MAX(1u, G3_MIN(64u, max_wg) / o.lanes) * o.team_tokens;
+    if (o.tokens % o.team_tokens || o.team_tokens > 64 ||
+        (uint64_t)o.tokens / o.team_tokens * o.lanes > max_wg)
         return g3_err_set(err, G3_ERR_INVALID_ARG,
-                          "flash attention: %u tokens of %u lanes exceed the workgroup "
-                          "limit %u of %s", o.tokens, o.lanes, max_wg, d->name);
+                          "flash attention: %u tokens per workgroup in teams of %u tokens x %u "
+                          "lanes: not whole teams, or above the workgroup limit %u of %s",
+                          o.tokens, o.team_tokens, o.lanes, max_wg, d->name);
     /* Shared memory: K and V of a tile as f32 (DIRECT declares a one-position tile). */
     const uint64_t per_pos = 2ull * o.head_dim * 4;
     const uint64_t fit = d->max_compute_shared_memory_size / per_pos;
@@ -177,14 +181,15 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, bool
         .shader = f32 ? G3_SHADER_FLASH_ATTN_F32 : G3_SHADER_FLASH_ATTN_F16,
         .n_bindings = 4,
         .push_size = sizeof(struct g3_pc_flash_attn),
-        .n_spec = 7,
-        .spec = {{G3_SPEC_WG_SIZE, o->tokens * o->lanes},
+        .n_spec = 8,
+        .spec = {{G3_SPEC_WG_SIZE, o->tokens / o->team_tokens * o->lanes},
                  {G3_FATTN_SPEC_HEAD_DIM, o->head_dim},
                  {G3_FATTN_SPEC_GROUP, o->n_head / o->n_head_kv},
                  {G3_FATTN_SPEC_LANES, o->lanes},
                  {G3_FATTN_SPEC_TILE, o->tile},
                  {G3_FATTN_SPEC_DIRECT, o->reads == G3_VK_FLASH_ATTN_READS_DIRECT},
-                 {G3_FATTN_SPEC_KV_WORDS, kv_words}},
+                 {G3_FATTN_SPEC_KV_WORDS, kv_words},
+                 {G3_FATTN_SPEC_TEAM_TOKENS, o->team_tokens}},
     };
     g3_err err = {0};
     if (g3_vk_pipeline_create(fa->ctx, &d, &fa->pipes[f32][w], &err) != G3_OK) {
@@ -227,7 +232,8 @@ g3_status g3_vk_record_flash_attn(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, const g3
     if (a->q.buf == a->out.buf && a->q.offset < a->out.offset + bytes &&
         a->out.offset < a->q.offset + bytes)
         return fail(cmd, G3_ERR_INVALID_ARG, "flash attn: q and out overlap");
-    pc.vec = (pc.q_off % 4 == 0 ? G3_FATTN_VEC_Q : 0) | (pc.out_off % 4 == 0 ? G3_FATTN_VEC_OUT : 0);
+    pc.vec = (pc.q_off % 4 == 0 ? G3_FATTN_VEC_Q : 0) |
+             (pc.out_off % 4 == 0 ? G3_FATTN_VEC_OUT : 0);
     /* The widest cache loads the element offsets allow (the shader's slices start at
      * k_cache + multiples of 4 * head_dim / lanes / 4 elements). */
     uint32_t kv_words = 1;

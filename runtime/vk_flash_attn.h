@@ -6,10 +6,16 @@
  *
  * Design (flash_attn.comp says more): one workgroup per (group of query tokens, KV
  * head); per token a team of `lanes` invocations splits head_dim and holds all the
- * query heads sharing the KV head (GQA: each K / V read serves the 4 heads of 270M),
+ * query heads sharing the KV head (GQA: each K / V load serves the 4 heads of 270M),
  * with an online softmax in fp32 per query row. K / V come either in tiles loaded
  * once per workgroup into shared memory (GPUs) or straight from the cache (CPU
- * devices). Needs subgroup shuffle (the team's dot-product sums).
+ * devices). Positions outside a token's causal / sliding range are masked; the
+ * workgroup reads only positions some of its tokens attend. Needs subgroup shuffle
+ * (the team's dot-product sums).
+ *
+ * Measured on lavapipe (2-core build machine, 270M shape, f16 cache, bench_flash_attn,
+ * CPU time): 512 tokens at 0..511 in 42 ms (global) against 663 ms for
+ * g3_vk_record_attn with n_tokens = 512; 64 tokens at 900..963 in 18 ms against 261 ms.
  *
  * The conventions of vk_ops.h hold: tensors as g3_vk_loc (byte offsets, multiples of
  * 4), the position read on the device from the step buffer (replayable recordings),
@@ -22,16 +28,15 @@
 #include "vk.h"
 #include "vk_ops.h" /* g3_vk_attn_args, g3_vk_kv, g3_vk_loc */
 
-/* Zero-initialize and set the shape; zero elsewhere means the default. */
 /* Where the kernel reads K and V from. */
 typedef enum g3_vk_flash_attn_reads {
     G3_VK_FLASH_ATTN_READS_AUTO = 0, /* DIRECT on CPU devices, TILED elsewhere          */
     G3_VK_FLASH_ATTN_READS_TILED,    /* tiles of positions loaded once per workgroup into
                                         shared memory (as f32)                          */
-    G3_VK_FLASH_ATTN_READS_DIRECT,   /* each token's team reads its range from the cache
-                                        (lavapipe: a load whose address differs per lane
-                                        costs the same from any memory, so staging only
-                                        adds loads)                                     */
+    G3_VK_FLASH_ATTN_READS_DIRECT,   /* every team reads the positions straight from the
+                                        cache (lavapipe: a load whose address differs per
+                                        lane costs the same from any memory, so staging
+                                        only adds work: 2x slower tiled)                */
 } g3_vk_flash_attn_reads;
 
 /* Zero-initialize and set the shape; zero elsewhere means the default. */
@@ -43,8 +48,13 @@ typedef struct g3_vk_flash_attn_options {
                            dimensions of the token's query heads: a power of two, at
                            most the device's smallest subgroup, head_dim a multiple of
                            4 * lanes. Default: the largest such value up to 32          */
-    uint32_t tokens;    /* tokens per workgroup. Default: 64 / lanes (at least 1),
-                           capped by the device's workgroup limits                     */
+    uint32_t team_tokens; /* tokens per team: each invocation holds the query and
+                           output slices of all their heads, so one K / V load serves
+                           team_tokens x (n_head / n_head_kv) rows. Default 1 (lavapipe,
+                           270M, 512 tokens: 2 is ~10% faster but its pipeline compiles
+                           in ~5 s instead of ~2)                                       */
+    uint32_t tokens;    /* tokens per workgroup, a multiple of team_tokens. Default: 64 /
+                           lanes teams (at least 1), capped by the device's limits     */
     uint32_t tile;      /* TILED: KV positions per shared-memory tile. Default: as many
                            as the device's shared memory holds (2 * tile * head_dim * 4
                            bytes), at most 32. DIRECT: unused (1)                       */
@@ -75,7 +85,10 @@ g3_vk_flash_attn_options g3_vk_flash_attn_get_options(const g3_vk_flash_attn *fa
  * (window 0) or [pos + t - window + 1, pos + t]; the KV cache must hold every one of
  * those positions (rope_kv of the whole chunk recorded, and a barrier, before: a
  * sliding layer's ring needs window + n_tokens - 1 slots, as g3_plan_kv_slots
- * gives). q and out are (n_head * head_dim, n_tokens) and must not overlap. */
+ * gives). q and out are (n_head * head_dim, n_tokens) and must not overlap. The
+ * pipeline (one per cache type and the cache load width its offsets allow) is created
+ * at the first record that needs it: record at load time (lavapipe compiles it at its
+ * first run, ~2 s for 270M). */
 g3_status g3_vk_record_flash_attn(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, const g3_vk_attn_args *a);
 
 #endif /* G3_VK_FLASH_ATTN_H */

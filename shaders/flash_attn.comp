@@ -5,27 +5,31 @@
 // pos + t - window + 1 on sliding ones. K and V come from the layer's cache, f16 by
 // default (halves packed in uint words) or f32 with -DKV_F32; all arithmetic is fp32.
 //
-// A workgroup holds TEAMS tokens of the chunk for one KV head: a team of LANES
-// invocations per token, each invocation owning HEAD_DIM / LANES dimensions of all
-// GROUP query heads that share the KV head (GQA: one K or V read serves the 4 heads
-// of 270M). Per KV position, each invocation forms its slice of the GROUP dot
-// products, the team sums them with subgroupShuffleXor (a team is LANES aligned
-// invocations of one subgroup: the host keeps LANES a power of two no larger than
-// the device's smallest subgroup), and every invocation keeps the online softmax
-// (running max m, sum l, unnormalized o for its slice) of its GROUP rows, in fp32.
-// Positions go STEP at a time: one rescale of o and one reduction per STEP.
+// A workgroup holds WG_TOKENS tokens of the chunk for one KV head, in teams of TPT
+// tokens x LANES invocations; each invocation owns HEAD_DIM / LANES dimensions of the
+// RW = TPT x GROUP query rows of its team (GQA: one K or V load serves all the query
+// heads of the KV head, 4 on 270M). Per KV position, each invocation forms its slice
+// of the RW dot products, the team sums them with subgroupShuffleXor (a team is
+// LANES aligned invocations of one subgroup: the host keeps LANES a power of two no
+// larger than the device's smallest subgroup), and every invocation keeps the online
+// softmax (running max m, sum l, unnormalized o for its slice) of the RW rows, in
+// fp32. Positions go STEP at a time: one reduction and one rescale of o per STEP.
 //
 // Where K and V come from (spec constant DIRECT):
 // - false (GPUs): the workgroup walks the positions any of its tokens needs,
 //   [lo of its first token, its last token], in tiles of TILE positions that it loads
-//   once into shared memory (as f32); each team reads the part of a tile inside its
-//   own range.
-// - true (CPU-like devices): each team reads its own range straight from the
-//   cache. On lavapipe (SIMD-8 subgroups on one thread) a load whose address differs
-//   per lane is a per-lane loop of ~100 ns whatever the memory, so staging a tile in
-//   shared memory costs more loads than it saves, and barriers are coroutine switches.
-// Both keep the per-invocation state in registers: every loop over it is unrolled
-// (a dynamically indexed array lives in memory, ~40 ns per access on lavapipe).
+//   once into shared memory (as f32); each team masks the tile to its own range.
+// - true (CPU-like devices): every team walks the same range straight from the
+//   cache, masked likewise. On lavapipe (SIMD-8 subgroups run on one thread) a load
+//   whose address differs per lane costs a per-lane loop per 32-bit word from shared
+//   memory as from a buffer, so a shared tile only adds the stores and barriers
+//   (270M, 512 tokens: 2x slower tiled).
+// Also for lavapipe: the state (q, o, m, l) is indexed by constants only, in unrolled
+// loops, so it stays in registers (a dynamically indexed array lives in memory, every
+// access a per-lane loop); and the position loops have workgroup-uniform bounds, with
+// per-token masks instead of per-token bounds (a loop whose trip count differs
+// between invocations makes every register write in it a masked per-lane store: ~10x
+// slower).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -39,6 +43,7 @@ layout(constant_id = G3_FATTN_SPEC_LANES) const uint LANES = 8;
 layout(constant_id = G3_FATTN_SPEC_TILE) const uint TILE = 16;
 layout(constant_id = G3_FATTN_SPEC_DIRECT) const bool DIRECT = false;
 layout(constant_id = G3_FATTN_SPEC_KV_WORDS) const uint KVW = 4;
+layout(constant_id = G3_FATTN_SPEC_TEAM_TOKENS) const uint TPT = 1;
 
 layout(std430, binding = G3_FATTN_BINDING_STEP) readonly buffer Sb { uint S[]; };
 // Scalar and 16-byte views of q and out: the vector ones serve when the host says
@@ -55,10 +60,11 @@ layout(std430, binding = G3_FATTN_BINDING_OUT) writeonly buffer Ob4 { vec4 O4[];
 layout(push_constant) uniform PC { g3_pc_flash_attn p; };
 
 #define WG gl_WorkGroupSize.x
-const uint TEAMS = WG / LANES;   // tokens per workgroup
-const uint DV = HEAD_DIM / LANES / 4u; // vec4 per invocation and head
+const uint WG_TOKENS = WG / LANES * TPT; // tokens per workgroup
+const uint RW = TPT * GROUP;     // query rows per invocation: [team token][head]
+const uint DV = HEAD_DIM / LANES / 4u; // vec4 per invocation and row
 const uint STEP = 4u;            // positions per online-softmax update (a bvec4 of them)
-const uint NP = (GROUP * STEP + 3u) / 4u; // vec4 of partial dot products
+const uint NP = (RW * STEP + 3u) / 4u; // vec4 of partial dot products
 const uint QV = HEAD_DIM / 4u;   // vec4 per head
 // A finite "minus infinity": exp(NEG - m) is 0 with no inf - inf = NaN anywhere.
 const float NEG = -3.402823466e38;
@@ -68,10 +74,11 @@ shared vec4 Ks[TILE * QV];
 shared vec4 Vs[TILE * QV];
 
 // Per-invocation state, indexed only by constants (unrolled loops): registers.
-vec4 q[GROUP * DV];  // [head][vec4]: the slice of each head's query, pre-scaled
-vec4 o[GROUP * DV];  // [head][vec4]: unnormalized output slice
+vec4 q[RW * DV];     // [row][vec4]: the slice of each row's query, pre-scaled
+vec4 o[RW * DV];     // [row][vec4]: unnormalized output slice
 vec4 kv[DV];         // one position's K or V slice
-float m[GROUP], l[GROUP];
+float m[RW], l[RW];
+bvec4 ok[TPT];       // the STEP positions of attend() each team token attends
 uint kv_dim;         // elements per cache row (all KV heads)
 uint k_slice, v_slice; // element of this invocation's slice in row 0 of K and V
 
@@ -133,13 +140,13 @@ void slice_v(uint j, uint lane)
     }
 }
 
-// STEP positions a, a + 1, ...: position a + s is valid for this team where ok[s]
-// (the loops run over the workgroup's range: uniform bounds, see main), and read at
-// row r0 + s of its source (tile row or slot; rows past n - 1 repeat row r0 + n - 1;
-// slots wrap at `wrap`).
-void attend(uint r0, uint n, uint wrap, bvec4 ok, uint lane)
+// STEP positions a, a + 1, ...: position a + s is attended by team token k where
+// ok[k][s] (the loops run over the workgroup's range: uniform bounds, see main), and
+// read at row r0 + s of its source (tile row or slot; rows past n - 1 repeat row
+// r0 + n - 1; slots wrap at `wrap`).
+void attend(uint r0, uint n, uint wrap, uint lane)
 {
-    // This invocation's share of the GROUP x STEP dot products, packed in vec4.
+    // This invocation's share of the RW x STEP dot products, packed in vec4.
     vec4 part[NP];
     [[unroll]] for (uint i = 0u; i < NP; i++)
         part[i] = vec4(0.0);
@@ -148,7 +155,7 @@ void attend(uint r0, uint n, uint wrap, bvec4 ok, uint lane)
         if (r >= wrap)
             r -= wrap;
         slice_k(r, lane);
-        [[unroll]] for (uint g = 0u; g < GROUP; g++) {
+        [[unroll]] for (uint g = 0u; g < RW; g++) {
             vec4 acc = q[g * DV] * kv[0];
             [[unroll]] for (uint i = 1u; i < DV; i++)
                 acc += q[g * DV + i] * kv[i];
@@ -160,17 +167,18 @@ void attend(uint r0, uint n, uint wrap, bvec4 ok, uint lane)
         [[unroll]] for (uint i = 0u; i < NP; i++)
             part[i] += subgroupShuffleXor(part[i], mask);
 
-    float pr[GROUP * STEP];
-    [[unroll]] for (uint g = 0u; g < GROUP; g++) {
+    float pr[RW * STEP];
+    [[unroll]] for (uint g = 0u; g < RW; g++) {
+        const bvec4 okg = ok[g / GROUP];
         float mx = NEG;
         [[unroll]] for (uint s = 0u; s < STEP; s++)
-            mx = max(mx, ok[s] ? part[(g * STEP + s) / 4u][(g * STEP + s) % 4u] : NEG);
+            mx = max(mx, okg[s] ? part[(g * STEP + s) / 4u][(g * STEP + s) % 4u] : NEG);
         const float mn = max(m[g], mx);
         const float alpha = exp(m[g] - mn);
         float sum = 0.0;
         [[unroll]] for (uint s = 0u; s < STEP; s++) {
             const float e = exp(part[(g * STEP + s) / 4u][(g * STEP + s) % 4u] - mn);
-            pr[g * STEP + s] = ok[s] ? e : 0.0;
+            pr[g * STEP + s] = okg[s] ? e : 0.0;
             sum += pr[g * STEP + s];
         }
         l[g] = l[g] * alpha + sum;
@@ -183,7 +191,7 @@ void attend(uint r0, uint n, uint wrap, bvec4 ok, uint lane)
         if (r >= wrap)
             r -= wrap;
         slice_v(r, lane);
-        [[unroll]] for (uint g = 0u; g < GROUP; g++)
+        [[unroll]] for (uint g = 0u; g < RW; g++)
             [[unroll]] for (uint i = 0u; i < DV; i++)
                 o[g * DV + i] += pr[g * STEP + s] * kv[i];
     }
@@ -204,27 +212,36 @@ void load_tile(uint base, uint cnt)
     }
 }
 
+// Positions a + s (s < STEP) that a token attending [lo, hi] keeps.
+bvec4 in_range(uint a, uint lo, uint hi)
+{
+    const uvec4 pa = uvec4(a) + uvec4(0u, 1u, 2u, 3u);
+    return bvec4(uvec4(greaterThanEqual(pa, uvec4(lo))) & uvec4(lessThanEqual(pa, uvec4(hi))));
+}
+
 void main()
 {
     // Teams from the subgroup numbering, so that a team never straddles subgroups.
     const uint team = gl_SubgroupID * (gl_SubgroupSize / LANES) + gl_SubgroupInvocationID / LANES;
     const uint lane = gl_SubgroupInvocationID % LANES;
-    const uint t0 = gl_WorkGroupID.x * TEAMS; // the workgroup's first token
-    const uint t1 = min(t0 + TEAMS, p.n_tokens) - 1u;
-    const uint t = t0 + team;
-    const uint tt = min(t, t1); // teams past the chunk's end act as its last token
+    const uint t0 = gl_WorkGroupID.x * WG_TOKENS; // the workgroup's first token
+    const uint t1 = min(t0 + WG_TOKENS, p.n_tokens) - 1u;
     const uint pos = S[p.pos_off];
-    const uint hi = pos + tt;
-    const uint lo = (p.window == 0u || hi < p.window) ? 0u : hi - p.window + 1u;
+    // Each team token's range [lo, hi]; tokens past the chunk's end act as its last.
+    uint lo[TPT], hi[TPT];
+    [[unroll]] for (uint k = 0u; k < TPT; k++) {
+        hi[k] = pos + min(t0 + team * TPT + k, t1);
+        lo[k] = (p.window == 0u || hi[k] < p.window) ? 0u : hi[k] - p.window + 1u;
+    }
     kv_dim = (p.n_head / GROUP) * HEAD_DIM;
     k_slice = p.k_cache + gl_WorkGroupID.y * HEAD_DIM + lane * DV * 4u;
     v_slice = p.v_cache + gl_WorkGroupID.y * HEAD_DIM + lane * DV * 4u;
 
-    const uint qb = p.q_off + tt * p.q_stride + gl_WorkGroupID.y * GROUP * HEAD_DIM +
-                    lane * DV * 4u;
-    [[unroll]] for (uint g = 0u; g < GROUP; g++) {
+    [[unroll]] for (uint g = 0u; g < RW; g++) {
+        const uint qb = p.q_off + (hi[g / GROUP] - pos) * p.q_stride +
+                        (gl_WorkGroupID.y * GROUP + g % GROUP) * HEAD_DIM + lane * DV * 4u;
         [[unroll]] for (uint i = 0u; i < DV; i++) {
-            const uint e = qb + g * HEAD_DIM + 4u * i;
+            const uint e = qb + 4u * i;
             if ((p.vec & G3_FATTN_VEC_Q) != 0u)
                 q[g * DV + i] = Q4[e >> 2] * p.scale;
             else
@@ -236,9 +253,7 @@ void main()
     }
 
     // Every loop below has workgroup-uniform bounds, the workgroup's range [wlo, whi]
-    // (tiles of it), and masks this team's positions: lavapipe runs a loop whose trip
-    // count differs between invocations with every register write masked per lane,
-    // ~10x slower.
+    // (tiles of it), and masks each team token's positions (see the top).
     const uint wq0 = pos + t0, whi = pos + t1;
     const uint wlo = (p.window == 0u || wq0 < p.window) ? 0u : wq0 - p.window + 1u;
     if (DIRECT) {
@@ -246,10 +261,9 @@ void main()
         // once at most (the range is shorter than the ring).
         const uint s0 = wlo % p.n_slots;
         for (uint a = wlo; a <= whi; a += STEP) {
-            const uvec4 pa = uvec4(a) + uvec4(0u, 1u, 2u, 3u);
-            const bvec4 ok = bvec4(uvec4(greaterThanEqual(pa, uvec4(lo))) &
-                                   uvec4(lessThanEqual(pa, uvec4(hi))));
-            attend(s0 + (a - wlo), min(STEP, whi - a + 1u), p.n_slots, ok, lane);
+            [[unroll]] for (uint k = 0u; k < TPT; k++)
+                ok[k] = in_range(a, lo[k], hi[k]);
+            attend(s0 + (a - wlo), min(STEP, whi - a + 1u), p.n_slots, lane);
         }
     } else {
         for (uint base = wlo; base <= whi; base += TILE) {
@@ -258,24 +272,24 @@ void main()
             barrier();
             for (uint a = 0u; a < cnt; a += STEP) {
                 // Positions of the tile only (TILE need not be a multiple of STEP).
-                const uvec4 pa = uvec4(base + a) + uvec4(0u, 1u, 2u, 3u);
-                const bvec4 ok = bvec4(uvec4(greaterThanEqual(pa, uvec4(lo))) &
-                                       uvec4(lessThanEqual(pa, uvec4(min(hi, base + cnt - 1u)))));
-                attend(a, min(STEP, cnt - a), TILE, ok, lane);
+                [[unroll]] for (uint k = 0u; k < TPT; k++)
+                    ok[k] = in_range(base + a, lo[k], min(hi[k], base + cnt - 1u));
+                attend(a, min(STEP, cnt - a), TILE, lane);
             }
             barrier(); // the tile is rewritten next
         }
     }
 
-    if (t >= p.n_tokens)
-        return;
     // Every live row attends at least its own position, so l > 0.
-    const uint ob = p.out_off + t * p.out_stride + gl_WorkGroupID.y * GROUP * HEAD_DIM +
-                    lane * DV * 4u;
-    [[unroll]] for (uint g = 0u; g < GROUP; g++) {
+    [[unroll]] for (uint g = 0u; g < RW; g++) {
+        const uint t = t0 + team * TPT + g / GROUP;
+        if (t >= p.n_tokens)
+            continue;
+        const uint ob = p.out_off + t * p.out_stride +
+                        (gl_WorkGroupID.y * GROUP + g % GROUP) * HEAD_DIM + lane * DV * 4u;
         const float inv = 1.0 / l[g];
         [[unroll]] for (uint i = 0u; i < DV; i++) {
-            const uint e = ob + g * HEAD_DIM + 4u * i;
+            const uint e = ob + 4u * i;
             const vec4 v = o[g * DV + i] * inv;
             if ((p.vec & G3_FATTN_VEC_OUT) != 0u) {
                 O4[e >> 2] = v;

@@ -11,8 +11,7 @@
 #define G3_FATTN_BINDING_Q 1
 #define G3_FATTN_BINDING_KV 2
 #define G3_FATTN_BINDING_OUT 3
-/* Spec constant 0 (G3_SPEC_WG_SIZE) is the workgroup size = tokens per workgroup x
- * LANES. */
+/* Spec constant 0 (G3_SPEC_WG_SIZE) is the workgroup size = teams x LANES. */
 #define G3_FATTN_SPEC_HEAD_DIM 1
 #define G3_FATTN_SPEC_GROUP 2    /* query heads per KV head                             */
 #define G3_FATTN_SPEC_LANES 3    /* invocations per token (a power of two, at most the
@@ -20,6 +19,8 @@
 #define G3_FATTN_SPEC_TILE 4     /* KV positions per shared-memory tile (>= 1)         */
 #define G3_FATTN_SPEC_DIRECT 5   /* bool: read K/V from the cache, no shared tile       */
 #define G3_FATTN_SPEC_KV_WORDS 6 /* 32-bit words per cache load: 1, 2 or 4              */
+#define G3_FATTN_SPEC_TEAM_TOKENS 7 /* tokens per team (each invocation holds the query
+                                       and output slices of all their heads)           */
 
 /* Bits of g3_pc_flash_attn.vec: which tensors may be read or written as 16-byte
  * vectors (element offsets multiples of 4). */
