@@ -40,6 +40,7 @@ static const g3_vk_mm_type g3_vk_mm_types[] = {
 typedef struct mm_key {
     int ti;
     bool lane, streams, aligned4;
+    bool row4;       /* lane: rows are multiples of 4 bytes (G3_MM_SPEC_ROW4)       */
     uint32_t xalign; /* G3_MM_SPEC_XALIGN                                          */
     uint32_t tokens; /* lane: tokens per invocation (the UBO may hold fewer)         */
 } mm_key;
@@ -265,6 +266,7 @@ static g3_status mm_plan_of(const g3_vk_matmul *mm, const g3_vk_weight *w, const
     const uint64_t s_room = (d->max_storage_buffer_range - 256) / G3_MAX(xb, yb);
     if (lane) {
         pl->key.lane = true;
+        pl->key.row4 = mw->row_bytes % 4 == 0;
         pl->key.tokens = (uint32_t)G3_MIN((uint64_t)mm->lane_tokens, x_room);
         pl->wg = mm->lane_wg;
         pl->g_rows = mm->lane_rows * mm->lane_wg;
@@ -307,7 +309,8 @@ static g3_status mm_plan_of(const g3_vk_matmul *mm, const g3_vk_weight *w, const
 static bool mm_key_eq(const mm_key *a, const mm_key *b)
 {
     return a->ti == b->ti && a->lane == b->lane && a->streams == b->streams &&
-           a->aligned4 == b->aligned4 && a->xalign == b->xalign && a->tokens == b->tokens;
+           a->aligned4 == b->aligned4 && a->row4 == b->row4 && a->xalign == b->xalign &&
+           a->tokens == b->tokens;
 }
 
 static g3_status mm_pipeline(g3_vk_matmul *mm, const mm_plan *pl, const g3_vk_pipeline **out,
@@ -340,7 +343,7 @@ static g3_status mm_pipeline(g3_vk_matmul *mm, const mm_plan *pl, const g3_vk_pi
         .texel_mask = lane ? 1u << G3_MM_BINDING_W : 0,
         .uniform_mask = lane ? 1u << G3_MM_BINDING_X : 0,
         .push_size = sizeof(struct g3_pc_matmul),
-        .n_spec = 9,
+        .n_spec = 10,
         .spec = {{G3_SPEC_WG_SIZE, pl->wg},
                  {G3_MM_SPEC_LANE, lane},
                  {G3_MM_SPEC_ROWS, lane ? mm->lane_rows : pl->g_rows},
@@ -349,7 +352,8 @@ static g3_status mm_pipeline(g3_vk_matmul *mm, const mm_plan *pl, const g3_vk_pi
                  {G3_MM_SPEC_TN, lane ? 1 : pl->tn},
                  {G3_MM_SPEC_ALIGNED4, pl->key.aligned4},
                  {G3_MM_SPEC_XALIGN, pl->key.xalign},
-                 {G3_MM_SPEC_BCAST, mm->bcast}},
+                 {G3_MM_SPEC_BCAST, mm->bcast},
+                 {G3_MM_SPEC_ROW4, pl->key.row4}},
     };
     g3_vk_pipeline *pipe = NULL;
     g3_status st = g3_vk_pipeline_create(mm->ctx, &desc, &pipe, err);

@@ -36,6 +36,40 @@ layout(binding = G3_MM_BINDING_W) uniform usamplerBuffer Wt;
 #define MV_WORD(a) (texelFetch(Wt, int((a) >> 2u))[(a) & 3u])
 layout(std140, binding = G3_MM_BINDING_X) uniform Xu { vec4 XU[G3_MM_XUBO_VEC4]; };
 #define MM_X1(e) (XU[(e) >> 2u][(e) & 3u])
+#if !defined(MM_STREAMS) && (defined(W_Q8_0) || defined(W_Q4_0) || defined(W_Q4_1) || \
+                             defined(W_Q5_0) || defined(W_Q5_1) || defined(W_IQ4_NL))
+// The 32-value GGUF types (blocks of 18-34 bytes, 2 mod 4 for most): a step's two
+// blocks start on a word boundary when rows are multiples of 4 bytes (ROW4), so the
+// lane kernel fetches the few texels that hold them once per row and step, picks the
+// step's words out with a 4-way select on the lane's word offset, and lets the word
+// decoders of dequant.glsl read those with constant indices (MV_WORD while mm_local);
+// the word-by-word texel fetches they would make otherwise cost ~4x more.
+#define MM_STEP_LOCAL 1
+#if defined(W_Q8_0)
+#define MM_SBB 34
+#elif defined(W_Q4_0) || defined(W_IQ4_NL)
+#define MM_SBB 18
+#elif defined(W_Q4_1)
+#define MM_SBB 20
+#elif defined(W_Q5_0)
+#define MM_SBB 22
+#else
+#define MM_SBB 24
+#endif
+#define MM_SW ((2 * MM_SBB + 3) / 4 + 1) // words of two blocks, and one for a straddle
+#define MM_STEX ((MM_SW + 6) / 4)         // texels holding them at any word offset
+layout(constant_id = G3_MM_SPEC_ROW4) const bool ROW4 = false;
+uint mm_sw[MM_SW]; // the step's words of the row being decoded
+bool mm_local = false;
+uint mm_word(uint a)
+{
+    if (mm_local)
+        return mm_sw[a];
+    return texelFetch(Wt, int(a >> 2u))[a & 3u];
+}
+#undef MV_WORD
+#define MV_WORD(a) mm_word(a)
+#endif
 #else
 // restrict + readonly: identical loads of one step merge (NIR CSE), so the decoders of
 // one block's units load its shared fields once.
@@ -127,6 +161,24 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
     mv_deq_at(rh + blk * MV_BB, k, w);
 #endif
 }
+
+#ifdef MM_STEP_LOCAL
+// The words of blocks 2s, 2s + 1 of row handle rh (a byte offset, ROW4).
+void mm_step_words(uint rh, uint s, out uint sw[MM_SW])
+{
+    const uint wb = (rh + 2u * s * MM_SBB) >> 2u, t0 = wb >> 2u, o = wb & 3u;
+    const uint last = uint(textureSize(Wt)) - 1u; // the last row's last step reads past
+                                                  // the padding: stay inside the view
+    uint a[4 * MM_STEX];
+    [[unroll]] for (uint i = 0u; i < MM_STEX; i++) {
+        const uvec4 v = texelFetch(Wt, int(min(t0 + i, last)));
+        [[unroll]] for (uint c = 0u; c < 4u; c++)
+            a[4u * i + c] = v[c];
+    }
+    [[unroll]] for (uint i = 0u; i < MM_SW; i++)
+        sw[i] = o == 0u ? a[i] : o == 1u ? a[i + 1u] : o == 2u ? a[i + 2u] : a[i + 3u];
+}
+#endif
 
 #ifdef MM_LANE
 // Unit j of group gi of step s of matmul_lane.comp (group s * GPS + gi) of row handle

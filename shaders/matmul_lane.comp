@@ -86,6 +86,13 @@ void step(uint s)
             [[unroll]] for (uint q = 0u; q < XLD; q++)
                 load_x8(t, c0, q);
     }
+#ifdef MM_STEP_LOCAL
+    uint sw[ROWS][MM_SW];
+    if (ROW4) {
+        [[unroll]] for (uint r = 0u; r < ROWS; r++)
+            mm_step_words(rh[r], s, sw[r]);
+    }
+#endif
     [[unroll]] for (uint gi = 0u; gi < GPS; gi++) {
         [[unroll]] for (uint j = 0u; j < MM_XG_UNITS; j++) {
             vec4 xv[NT][NRUN];
@@ -94,7 +101,18 @@ void step(uint s)
                     xv[t][i] = x_run(c0, gi, t, j, i);
             [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                 vec4 w[NRUN];
+#ifdef MM_STEP_LOCAL
+                if (ROW4) {
+                    mm_sw = sw[r];
+                    mm_local = true;
+                    mv_deq_at(gi * MM_SBB, j, w); // byte offsets inside the step
+                    mm_local = false;
+                } else {
+                    mm_deq_step(rh[r], s, gi, j, w);
+                }
+#else
                 mm_deq_step(rh[r], s, gi, j, w);
+#endif
                 fma_unit(r, w, xv);
             }
         }

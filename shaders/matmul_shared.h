@@ -27,6 +27,9 @@
                                  read as vec4); 0: floats                            */
 #define G3_MM_SPEC_BCAST 8    /* bool, lane kernel: subgroups of >= 8 full lanes; x is
                                  loaded once per subgroup and spread by shuffles     */
+#define G3_MM_SPEC_ROW4 9     /* bool, lane kernel: rows are multiples of 4 bytes (the
+                                 32-value GGUF types then fetch a step's blocks as a
+                                 few whole texels)                                   */
 
 struct g3_pc_matmul {
     G3_U32 n_cols;     /* weights per row (x length)                                 */

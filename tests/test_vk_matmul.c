@@ -16,7 +16,8 @@
  *    Q4_0, Q5_0, Q4_K, Q6_K, F16;
  *    awkward shapes: rows not a multiple of the rows of a workgroup (37, 333), tokens
  *    not a multiple of a token group (13), float rows of 67 / 641 / 33 columns with x
- *    at 4-byte offsets, an odd number of 32-column groups (96 and 160 columns);
+ *    at 4-byte offsets, an odd number of 32-column groups (96 and 160 columns), rows
+ *    that are not a multiple of 4 bytes (Q5_0 x 96, IQ4_NL x 160);
  * 2. Q8_0 / Q4_0 in the other layout (GGUF where the device takes STREAMS);
  * 3. forced pieces (a small max_piece_bytes for the upload), a folded grid
  *    (max_groups_x 2), small rows / tokens per workgroup; the lane kernel with x in a
@@ -318,6 +319,8 @@ static void test_default(g3_vk_matvec *mv, g3_vk_matmul *mm)
         {G3_TYPE_Q3_K, 256, 5, {13, 0}},     {G3_TYPE_F32, 67, 333, {13, 1}},
         {G3_TYPE_F16, 641, 37, {13, 2}},     {G3_TYPE_BF16, 33, 5, {13, 0}},
         {G3_TYPE_F32, 1, 3, {5, 0}},         {G3_TYPE_IQ4_XS, 256, 1, {13, 0}},
+        /* rows of 66 / 90 bytes: the lane kernel's word-by-word path (not ROW4) */
+        {G3_TYPE_Q5_0, 96, 37, {13, 0}},     {G3_TYPE_IQ4_NL, 160, 5, {13, 0}},
     };
     run_cases(mv, mm, awkward, G3_ARRAY_LEN(awkward), variant);
     printf("awkward shapes: %.1f s\n", g3_time_s() - t0);
