@@ -20,7 +20,8 @@
  *    that are not a multiple of 4 bytes (Q5_0 x 96, IQ4_NL x 160);
  * 2. Q8_0 / Q4_0 in the other layout (GGUF where the device takes STREAMS);
  * 3. forced pieces (a small max_piece_bytes for the upload), a folded grid
- *    (max_groups_x 2), small rows / tokens per workgroup; the lane kernel with x in a
+ *    (max_groups_x 2), small rows / tokens per workgroup (the lane kernel in 1.5
+ *    subgroups, so without its x shuffles); the lane kernel with x in a
  *    small uniform buffer (token chunks of 3, and rows too wide for it taken by the
  *    tile kernel); the 262144 x 640 Q8_0 LM head in 16 MiB pieces with 3 tokens;
  * 4. the other kernel (tile on lavapipe: the GPU path) on every type with 7 and 33
@@ -358,8 +359,10 @@ static void test_split_fold(g3_vk_matmul_mode mode)
     const g3_vk_matvec_options vo = {.max_piece_bytes = 40000};
     const g3_vk_matmul_options mo =
         mode == G3_VK_MATMUL_LANE
+            /* 1.5 subgroups: partial subgroups, so x is read without shuffles */
             ? (g3_vk_matmul_options){.mode = mode, .rows = 3, .tokens = 5,
-                                     .wg_size = d->subgroup_size, .max_groups_x = 2}
+                                     .wg_size = d->subgroup_size + d->subgroup_size / 2,
+                                     .max_groups_x = 2}
             : (g3_vk_matmul_options){.mode = mode, .rows = 16, .tokens = 8, .tile_m = 2,
                                      .tile_n = 2, .max_groups_x = 2};
     REQUIRE_VOID(g3_vk_matvec_create(ctx, &vo, &mv, &err) == G3_OK);
