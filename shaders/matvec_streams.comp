@@ -170,31 +170,29 @@ void main()
     // Broadcast only where lanes 0..7 of the subgroup are active (uniform per subgroup).
     const bool bcast = gl_SubgroupSize >= 8u && (subgroupBallot(true).x & 0xffu) == 0xffu;
     // Blocks in groups of 4: one 64-bit load brings a row's 4 scales. (Unrolling more
-    // blocks per step costs lavapipe minutes of LLVM time per pipeline.)
+    // blocks per step costs lavapipe minutes of LLVM time per pipeline.) Rows past the
+    // end compute row n_rows - 1 again and store nothing: no per-lane branch in the
+    // loop (lavapipe turns every register write under one into a masked store).
     for (uint g = 0u; g < nblk; g += 4u) {
         uvec2 sc[ROWS];
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-            const uint row = rbase + r * wg;
-            if (row < p.n_rows) {
+            const uint row = min(rbase + r * wg, p.n_rows - 1u);
 #ifdef W_TEXEL
-                const uvec4 s4 = texelFetch(Wt, int(2u * (s0 + row * sb32) + g / 8u));
-                sc[r] = (g & 4u) == 0u ? s4.xy : s4.zw;
+            const uvec4 s4 = texelFetch(Wt, int(2u * (s0 + row * sb32) + g / 8u));
+            sc[r] = (g & 4u) == 0u ? s4.xy : s4.zw;
 #else
-                sc[r] = unpackUint2x32(W1[4u * (s0 + row * sb32) + g / 4u]);
+            sc[r] = unpackUint2x32(W1[4u * (s0 + row * sb32) + g / 4u]);
 #endif
-            }
         }
         [[unroll]] for (uint j = 0u; j < 4u; j++) {
             const uint b = g + j;
             if (b < nblk) { // uniform
                 load_x(b, bcast);
                 [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-                    const uint row = rbase + r * wg;
-                    if (row < p.n_rows) {
-                        const uvec2 h = sc[r];
-                        const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
-                        block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y);
-                    }
+                    const uint row = min(rbase + r * wg, p.n_rows - 1u);
+                    const uvec2 h = sc[r];
+                    const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
+                    block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y);
                 }
             }
         }
