@@ -1,7 +1,9 @@
 /* vk_exec_record.c: a step graph's nodes as runtime dispatches (vk_exec.h).
  *
  * The nodes map one to one onto the runtime's record functions, except ROPE(q),
- * ROPE(k), KV_STORE of a layer, which one rope_kv dispatch does together.
+ * ROPE(k), KV_STORE of a layer, which one rope_kv dispatch does together, and a
+ * NORM_ADD followed by the RMS_NORM of its result (the next sub-layer's pre-norm),
+ * which one norm_add_norm dispatch does.
  * Barriers come from the planner (a fused group gets one before it when any of
  * its nodes needed one), plus one at the start of every segment after the first:
  * a barrier orders a recording after everything submitted before it on the
@@ -61,6 +63,34 @@ static void record_matvec(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, cons
                             s->plan.tensors[nd->src[0]].offset + t0 * x_row, ex->arena,
                             s->plan.tensors[nd->dst].offset + t0 * y_row, n);
     }
+}
+
+static bool ranges_meet(const g3_plan_tensor *a, const g3_plan_tensor *b)
+{
+    return a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
+}
+
+/* Whether node i (NORM_ADD) and node i + 1 (RMS_NORM of its result, same shape)
+ * run as one norm_add_norm. Its second output is written after the workgroup has
+ * read all its inputs, so with one group any arena reuse is safe; with more, the
+ * second output must not meet the first node's inputs (another group may still
+ * read them). */
+static bool fuse_norm2(const vk_step *s, int i)
+{
+    const g3_graph *g = s->graph;
+    if (i + 1 >= g->n_nodes)
+        return false;
+    const g3_node *a = &g->nodes[i], *b = &g->nodes[i + 1];
+    if (a->op != G3_OP_NORM_ADD || b->op != G3_OP_RMS_NORM || b->src[0] != a->dst ||
+        b->src_row0 != 0 || b->w->ne[0] != a->w->ne[0] ||
+        g->tensors[b->dst].ne[0] != g->tensors[a->dst].ne[0] ||
+        g->tensors[b->dst].ne[1] != g->tensors[a->dst].ne[1])
+        return false;
+    if (g->tensors[a->dst].ne[0] * g->tensors[a->dst].ne[1] == a->w->ne[0])
+        return true; /* one group */
+    const g3_plan_tensor *y2 = &s->plan.tensors[b->dst];
+    return !ranges_meet(y2, &s->plan.tensors[a->src[0]]) &&
+           !ranges_meet(y2, &s->plan.tensors[a->src[1]]);
 }
 
 static g3_status record_node(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, int i,
@@ -157,14 +187,31 @@ static g3_status record_segment(g3_vk_exec *ex, vk_step *s, g3_vk_cmd *cmd, int 
         if (nd->op == G3_OP_ROPE && !fused)
             return g3_err_set(err, G3_ERR_UNSUPPORTED,
                               "node %d: ROPE without its KV_STORE cannot run on Vulkan", i);
+        const bool norm2 = i + 1 < last && fuse_norm2(s, i);
         bool barrier = s->plan.barrier_before[i] && i > first;
         if (fused)
             barrier = barrier || s->plan.barrier_before[i + 1] || s->plan.barrier_before[i + 2];
+        if (norm2) /* the RMS_NORM's own need is its read of the NORM_ADD's output */
+            barrier = barrier || (s->plan.barrier_before[i + 1] && !s->plan.barrier_before[i]);
         if (barrier || (i == first && seg == 0 && s->plan.barrier_before[i])) {
             g3_vk_cmd_barrier(cmd);
             barriers++;
         }
         dispatched++;
+        if (norm2) {
+            const g3_node *nb = &g->nodes[i + 1];
+            const g3_tensor *dt = &g->tensors[nd->dst];
+            const uint32_t n = (uint32_t)nd->w->ne[0];
+            g3_vk_record_norm_add_norm(
+                cmd, ex->ops, loc(ex, s, nd->src[0]),
+                (g3_vk_loc){ex->vectors, ex->vec_offset[g3_vk_exec_weight_index(ex, nd->w)]}, n,
+                (uint32_t)(dt->ne[0] * dt->ne[1] / n), nd->eps, loc(ex, s, nd->src[1]),
+                loc(ex, s, nd->dst),
+                (g3_vk_loc){ex->vectors, ex->vec_offset[g3_vk_exec_weight_index(ex, nb->w)]},
+                loc(ex, s, nb->dst));
+            i += 1;
+            continue;
+        }
         g3_status st = record_node(ex, s, cmd, i, err);
         if (st != G3_OK)
             return st;
@@ -206,10 +253,12 @@ g3_status g3_vk_exec_record_step(g3_vk_exec *ex, vk_step *s, g3_err *err)
     s->cmds = calloc((size_t)s->n_seg + 1, sizeof(*s->cmds));
     if (!s->seg_first || !s->cmds)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the step's recordings");
+    /* A layer's first node (its attention pre-norm) stays with the previous
+     * segment when it fuses with that segment's last node. */
     int seg = 1;
     for (int i = 0; i < g->n_body && seg < s->n_seg; i++)
         if (g->nodes[i].layer == seg)
-            s->seg_first[seg++] = i;
+            s->seg_first[seg++] = i > 0 && fuse_norm2(s, i - 1) ? i + 1 : i;
     s->seg_first[s->n_seg] = g->n_body;
     G3_ASSERT(seg == s->n_seg);
     s->n_barriers = s->n_dispatch_nodes = 0;

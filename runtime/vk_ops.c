@@ -46,6 +46,7 @@ static const g3_vk_embed_type g3_vk_embed_types[] = {
 enum {
     P_RMS_NORM,
     P_NORM_ADD,
+    P_NORM_ADD_NORM,
     P_GELU_MUL,
     P_ROPE_KV_F16,
     P_ROPE_KV_F32,
@@ -137,10 +138,12 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
     switch (slot) {
     case P_RMS_NORM:
     case P_NORM_ADD:
+    case P_NORM_ADD_NORM:
         d.shader = G3_SHADER_RMS_NORM;
         d.n_bindings = 4;
         d.push_size = sizeof(struct g3_pc_rms_norm);
-        d.spec[d.n_spec++] = (g3_vk_spec){G3_RMS_NORM_SPEC_FUSE_ADD, slot == P_NORM_ADD};
+        d.spec[d.n_spec++] = (g3_vk_spec){G3_RMS_NORM_SPEC_FUSE_ADD, slot != P_RMS_NORM};
+        d.spec[d.n_spec++] = (g3_vk_spec){G3_RMS_NORM_SPEC_NORM2, slot == P_NORM_ADD_NORM};
         break;
     case P_GELU_MUL:
         d.shader = G3_SHADER_GELU_MUL;
@@ -395,6 +398,45 @@ g3_status g3_vk_record_rms_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x, g3_
         return cmd->err.status;
     if (!fold(ops, n_groups, g))
         return fail(cmd, G3_ERR_INVALID_ARG, "rms_norm: %u groups exceed the grid", n_groups);
+    return g3_vk_cmd_dispatch(cmd, pp, b, 4, &pc, sizeof(pc), g);
+}
+
+g3_status g3_vk_record_norm_add_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x, g3_vk_loc w,
+                                     uint32_t n, uint32_t n_groups, float eps, g3_vk_loc residual,
+                                     g3_vk_loc y, g3_vk_loc w2, g3_vk_loc y2)
+{
+    if (!cmd)
+        return G3_ERR_INVALID_ARG;
+    if (!usable(cmd, ops, "norm_add_norm"))
+        return cmd->err.status;
+    struct g3_pc_rms_norm pc = {.n = n, .n_groups = n_groups, .eps = eps};
+    const uint64_t bytes = 4ull * n * n_groups;
+    /* y and y2 share the Y binding (four storage bindings is all a device must
+     * offer), and w and w2 the W binding: each bound over the range holding both. */
+    const uint64_t ylo = G3_MIN(y.offset, y2.offset), yhi = G3_MAX(y.offset, y2.offset) + bytes;
+    const uint64_t wlo = G3_MIN(w.offset, w2.offset), whi = G3_MAX(w.offset, w2.offset) + 4ull * n;
+    g3_vk_binding b[4];
+    uint32_t ybase = 0, wbase = 0;
+    const bool disjoint = y.offset + bytes <= y2.offset || y2.offset + bytes <= y.offset;
+    if (!n || !n_groups || y.buf != y2.buf || w.buf != w2.buf || !disjoint ||
+        y.offset % 4 || y2.offset % 4 || w.offset % 4 || w2.offset % 4 ||
+        !bind(cmd->ctx, x, bytes, 4, &b[G3_RMS_NORM_BINDING_X], &pc.x_off) ||
+        !bind(cmd->ctx, (g3_vk_loc){w.buf, wlo}, whi - wlo, 4, &b[G3_RMS_NORM_BINDING_W], &wbase) ||
+        !bind(cmd->ctx, (g3_vk_loc){y.buf, ylo}, yhi - ylo, 4, &b[G3_RMS_NORM_BINDING_Y], &ybase) ||
+        !bind(cmd->ctx, residual, bytes, 4, &b[G3_RMS_NORM_BINDING_R], &pc.r_off))
+        return fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups of %u: a tensor is outside "
+                    "its buffer, misaligned, or y and y2 overlap or lie in different buffers "
+                    "(likewise w and w2)", n_groups, n);
+    pc.y_off = ybase + (uint32_t)((y.offset - ylo) / 4);
+    pc.y2_off = ybase + (uint32_t)((y2.offset - ylo) / 4);
+    pc.w_off = wbase + (uint32_t)((w.offset - wlo) / 4);
+    pc.w2_off = wbase + (uint32_t)((w2.offset - wlo) / 4);
+    const g3_vk_pipeline *pp = get_pipe(cmd, ops, P_NORM_ADD_NORM);
+    uint32_t g[3];
+    if (!pp)
+        return cmd->err.status;
+    if (!fold(ops, n_groups, g))
+        return fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups exceed the grid", n_groups);
     return g3_vk_cmd_dispatch(cmd, pp, b, 4, &pc, sizeof(pc), g);
 }
 

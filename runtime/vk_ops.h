@@ -110,6 +110,15 @@ g3_status g3_vk_record_rms_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x, g3_
                                 uint32_t n, uint32_t n_groups, float eps,
                                 const g3_vk_loc *residual, g3_vk_loc y);
 
+/* NORM_ADD then the RMS_NORM of its result, in one dispatch: y = residual +
+ * rmsnorm(x) * w, y2 = rmsnorm(y) * w2 (the post-norm + residual of a sub-layer and
+ * the pre-norm of the next). y and y2 lie in one buffer without overlapping, as do
+ * w and w2 (both are bound as the range holding the two). y may alias x or the
+ * residual exactly. */
+g3_status g3_vk_record_norm_add_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x, g3_vk_loc w,
+                                     uint32_t n, uint32_t n_groups, float eps, g3_vk_loc residual,
+                                     g3_vk_loc y, g3_vk_loc w2, g3_vk_loc y2);
+
 /* ---- ROPE + KV_STORE ------------------------------------------------------------------ */
 
 /* (cos, sin) of every angle p * pos_scale * base^(-2i/head_dim), i < head_dim / 2,

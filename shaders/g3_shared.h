@@ -116,6 +116,7 @@ struct g3_pc_embed {
 #define G3_RMS_NORM_BINDING_Y 2
 #define G3_RMS_NORM_BINDING_R 3
 #define G3_RMS_NORM_SPEC_FUSE_ADD 1 /* bool: add the residual R (NORM_ADD)           */
+#define G3_RMS_NORM_SPEC_NORM2 2    /* bool (with FUSE_ADD): then y2 = rmsnorm(y) * w2  */
 
 struct g3_pc_rms_norm {
     G3_U32 n;        /* values per group = len(w): 640 rows, 256 per-head QK-norm      */
@@ -125,6 +126,8 @@ struct g3_pc_rms_norm {
     G3_U32 y_off;
     G3_U32 r_off;    /* unused unless FUSE_ADD                                         */
     float eps;
+    G3_U32 w2_off;   /* NORM2: the second norm's weights (in W) and output (in Y)     */
+    G3_U32 y2_off;
 };
 
 /* rope_kv.comp: NEOX RoPE of q and k (in place or to another range of the same
@@ -223,7 +226,7 @@ struct g3_pc_select {
 
 #ifndef GL_core_profile
 _Static_assert(sizeof(struct g3_pc_embed) == 36, "g3_pc_embed: push-constant layout");
-_Static_assert(sizeof(struct g3_pc_rms_norm) == 28, "g3_pc_rms_norm: push-constant layout");
+_Static_assert(sizeof(struct g3_pc_rms_norm) == 36, "g3_pc_rms_norm: push-constant layout");
 _Static_assert(sizeof(struct g3_pc_rope_kv) == 60, "g3_pc_rope_kv: push-constant layout");
 _Static_assert(sizeof(struct g3_pc_attn) == 48, "g3_pc_attn: push-constant layout");
 _Static_assert(sizeof(struct g3_pc_attn_combine) == 24, "g3_pc_attn_combine: layout");

@@ -11,6 +11,11 @@
 //
 // y may alias x, and (with FUSE_ADD) r: every element is read and then written by
 // the same invocation, after the group's sum has been taken.
+//
+// NORM2 (with FUSE_ADD): then the next sub-layer's input norm of the new residual
+// row, y2 = rmsnorm(y) * w2 (w2 in W, y2 in Y, disjoint from y): the post-norm +
+// residual of one sub-layer and the pre-norm of the next in one dispatch (on
+// lavapipe every dispatch costs tens of microseconds, whatever its size).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -18,6 +23,7 @@
 
 layout(local_size_x_id = G3_SPEC_WG_SIZE) in;
 layout(constant_id = G3_RMS_NORM_SPEC_FUSE_ADD) const bool FUSE_ADD = false;
+layout(constant_id = G3_RMS_NORM_SPEC_NORM2) const bool NORM2 = false;
 
 layout(std430, binding = G3_RMS_NORM_BINDING_X) readonly buffer Xb { float X[]; };
 layout(std430, binding = G3_RMS_NORM_BINDING_W) readonly buffer Wb { float Wn[]; };
@@ -44,10 +50,20 @@ void main()
     ss = g3_wg_sum(ss);
     const float scale = inversesqrt(ss / float(p.n) + p.eps);
     const uint yb = p.y_off + g * p.n, rb = p.r_off + g * p.n;
+    float ss2 = 0.0;
     for (uint i = tid; i < p.n; i += gl_WorkGroupSize.x) {
         float v = X[xb + i] * scale * Wn[p.w_off + i];
         if (FUSE_ADD)
             v += R[rb + i];
         Y[yb + i] = v;
+        ss2 += v * v;
+    }
+    if (NORM2) {
+        // Each invocation reads back only what it wrote itself: no barrier needed.
+        ss2 = g3_wg_sum(ss2);
+        const float scale2 = inversesqrt(ss2 / float(p.n) + p.eps);
+        const uint y2b = p.y2_off + g * p.n;
+        for (uint i = tid; i < p.n; i += gl_WorkGroupSize.x)
+            Y[y2b + i] = Y[yb + i] * scale2 * Wn[p.w2_off + i];
     }
 }

@@ -353,8 +353,71 @@ static void norm_case(g3_vk_ops *ops, uint32_t n, uint32_t groups, bool fused, i
     free(x), free(r), free(ref), free(w);
 }
 
+/* NORM_ADD and the next RMS_NORM in one dispatch; in_place: y is the residual. */
+static void norm2_case(g3_vk_ops *ops, uint32_t n, uint32_t groups, bool in_place)
+{
+    char what[96];
+    snprintf(what, sizeof(what), "norm_add_norm %u x %u%s", n, groups, in_place ? " (y = r)" : "");
+    const size_t m = (size_t)n * groups;
+    /* Draws from its own stream: the later cases keep the inputs they were tuned on
+     * (the decode chain's tolerance depends on how K rounds to f16). */
+    const uint64_t saved_rng = rng_state;
+    rng_state = 0x5eed0000u + n * 31u + groups;
+    float *x = malloc(m * 4), *r = malloc(m * 4), *ref = malloc(m * 4), *ref2 = malloc(m * 4);
+    float *w = malloc(n * 4), *w2 = malloc(n * 4);
+    uint32_t *got = NULL;
+    G3_ASSERT(x && r && ref && ref2 && w && w2);
+    for (size_t i = 0; i < m; i++) {
+        x[i] = rng_f() * (i % 7 == 0 ? 300.0f : 3.0f);
+        r[i] = rng_f() * 50.0f;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        w[i] = 1.0f + 0.5f * rng_f();
+        w2[i] = 1.0f + 0.5f * rng_f();
+    }
+    for (uint32_t g = 0; g < groups; g++) {
+        g3_ref_rms_norm(x + (size_t)g * n, w, n, 1e-6f, ref + (size_t)g * n);
+        for (uint32_t i = 0; i < n; i++)
+            ref[(size_t)g * n + i] += r[(size_t)g * n + i];
+        g3_ref_rms_norm(ref + (size_t)g * n, w2, n, 1e-6f, ref2 + (size_t)g * n);
+    }
+    /* [G][x][G][w][G][r][G][y][G][w2][G][y2][G], odd starts; y2 before w2's end order
+     * is arbitrary in the arena: here y2 comes last. */
+    const size_t xo = GUARD + 1, wo = xo + m + GUARD, ro = wo + n + GUARD, yo = ro + m + GUARD;
+    const size_t w2o = yo + m + GUARD, y2o = w2o + n + GUARD;
+    image im;
+    img_init(&im, y2o + m + GUARD);
+    img_put(&im, xo, x, m);
+    img_put(&im, wo, w, n);
+    img_put(&im, ro, r, m);
+    img_put(&im, w2o, w2, n);
+    const size_t out = in_place ? ro : yo;
+    if (img_upload(&im, "norm2")) {
+        g3_vk_cmd_begin(cmd);
+        g3_vk_record_norm_add_norm(cmd, ops, at(&im, xo), at(&im, wo), n, groups, 1e-6f,
+                                   at(&im, ro), at(&im, out), at(&im, w2o), at(&im, y2o));
+        got = malloc(im.n * 4);
+        G3_ASSERT(got);
+        if (run(what)) {
+            const size_t reg[2][2] = {{out, m}, {y2o, m}};
+            img_fetch(&im, got, reg, 2, what);
+            check_close(what, ref, (const float *)got + out, (int64_t)m,
+                        1e-6 * max_abs(ref, (int64_t)m), 2e-6, 1e-12);
+            check_close(what, ref2, (const float *)got + y2o, (int64_t)m,
+                        1e-6 * max_abs(ref2, (int64_t)m), 2e-6, 1e-12);
+        }
+    }
+    free(got);
+    img_free(&im);
+    free(x), free(r), free(ref), free(ref2), free(w), free(w2);
+    rng_state = saved_rng;
+}
+
 static void test_rms_norm(g3_vk_ops *folded)
 {
+    norm2_case(ops270, 640, 1, false);
+    norm2_case(ops270, 640, 5, true);
+    norm2_case(folded, 641, 7, false);
     norm_case(ops270, 640, 1, false, 0);
     norm_case(ops270, 640, 3, false, 0);
     norm_case(ops270, 256, 4, false, 1);  /* QK-norm: 4 heads of q, in place */
