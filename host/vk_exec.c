@@ -282,6 +282,7 @@ void g3_vk_exec_free(g3_vk_exec *ex)
             for (int k = 0; k <= st->n_seg; k++)
                 g3_vk_cmd_free(st->cmds[k]);
         free(st->cmds);
+        free(st->order);
         free(st->seg_first);
         g3_plan_free(&st->plan);
     }
@@ -331,20 +332,21 @@ g3_status g3_vk_exec_run(g3_vk_exec *ex, int step, const int32_t *tokens, int64_
     const bool logits = want_logits && s->graph->t_logits >= 0;
     ex->has_logits = false;
     ex->last_step = step;
-    g3_vk_cmd *cmds[64];
+    g3_vk_cmd **cmds = s->order;
     const int n = s->n_seg;
-    G3_ASSERT(n <= 64);
     for (int k = 0; k < n; k++)
         cmds[k] = s->cmds[k];
     if (logits)
         cmds[n - 1] = s->cmds[n];
     /* Segments per submission: all of them without a budget; one at a time until
-     * the step has been timed once; then as many as fit the budget. */
+     * the step has been timed once; then as many as fit the budget (and at most
+     * 64, what one replay_group takes). */
     int per = n;
     if (ex->budget_s < 0 || (ex->budget_s > 0 && s->seg_s == 0))
         per = 1;
     else if (ex->budget_s > 0)
         per = (int)G3_MAX(1.0, G3_MIN((double)n, ex->budget_s / s->seg_s));
+    per = G3_MIN(per, 64);
     s->last_submissions = 0;
     double longest = 0;
     for (int k = 0; k < n; k += per) {

@@ -20,6 +20,7 @@ typedef struct vk_step {
     int n_seg;
     int *seg_first;        /* n_seg + 1: first node of each segment, then n_body   */
     g3_vk_cmd **cmds;      /* n_seg + 1                                            */
+    g3_vk_cmd **order;     /* n_seg: what one run submits (body or logits last)    */
     double seg_s;          /* measured device seconds per segment; 0 = not yet     */
     int n_barriers, n_dispatch_nodes, last_submissions;
 } vk_step;

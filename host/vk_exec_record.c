@@ -251,7 +251,8 @@ g3_status g3_vk_exec_record_step(g3_vk_exec *ex, vk_step *s, g3_err *err)
     s->n_seg = G3_MAX(n_layer, 1);
     s->seg_first = calloc((size_t)s->n_seg + 1, sizeof(*s->seg_first));
     s->cmds = calloc((size_t)s->n_seg + 1, sizeof(*s->cmds));
-    if (!s->seg_first || !s->cmds)
+    s->order = calloc((size_t)s->n_seg, sizeof(*s->order));
+    if (!s->seg_first || !s->cmds || !s->order)
         return g3_err_set(err, G3_ERR_OUT_OF_MEMORY, "cannot allocate the step's recordings");
     /* A layer's first node (its attention pre-norm) stays with the previous
      * segment when it fuses with that segment's last node. */

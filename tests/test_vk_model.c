@@ -15,6 +15,7 @@
 #include "diff.h"
 #include "g3.h"
 #include "logits_file.h"
+#include "synth.h"
 #include "test.h"
 #include "vk.h"
 
@@ -136,6 +137,54 @@ static void check_submissions(g3_model *m, const int32_t *ids)
     g3_graph_free(&steps[1]);
 }
 
+/* A deep, narrow synthetic model (70 layers: more recordings per step than one
+ * submission groups) prefilled and decoded on the device, one submission per
+ * layer, against the CPU reference. */
+static void check_deep(void)
+{
+    char path[4096], err[700];
+    test_build_path(path, sizeof(path), "test_vk_model_deep.gguf");
+    g3_synth_result res;
+    g3_err e = {0};
+    REQUIRE_VOID(g3_synth_write(path,
+                                &(g3_synth_options){.n_layer = 70, .n_vocab = 512, .n_embd = 64,
+                                                    .n_ff = 128, .head_dim = 32,
+                                                    .sliding_window = 8, .seed = 7},
+                                &res, &e) == G3_OK);
+    int32_t ids[20];
+    for (int i = 0; i < 20; i++)
+        ids[i] = 300 + (i * 37) % 200;
+    float *out[2] = {NULL, NULL};
+    for (int gpu = 0; gpu < 2; gpu++) {
+        g3_model *m = NULL;
+        g3_context *ctx = NULL;
+        if (gpu)
+            setenv("G3_VK_SUBMIT_BUDGET_MS", "-1", 1);
+        REQUIRE_VOID(g3_model_load(path,
+                                   &(g3_model_options){.backend = gpu ? G3_BACKEND_VULKAN
+                                                                      : G3_BACKEND_CPU},
+                                   &m, err, sizeof(err)) == G3_OK);
+        REQUIRE_VOID(g3_context_create(m, &(g3_context_options){.n_ctx = 32, .kv_f32 = true},
+                                       &ctx) == G3_OK);
+        out[gpu] = malloc(2 * 512 * sizeof(float));
+        REQUIRE_VOID(out[gpu]);
+        CHECK(g3_context_eval(ctx, ids, 19, true) == G3_OK, "%s", g3_context_error(ctx));
+        memcpy(out[gpu], g3_context_logits(ctx), 512 * sizeof(float));
+        CHECK(g3_context_eval(ctx, ids + 19, 1, true) == G3_OK, "%s", g3_context_error(ctx));
+        memcpy(out[gpu] + 512, g3_context_logits(ctx), 512 * sizeof(float));
+        g3_context_free(ctx);
+        g3_model_free(m);
+        unsetenv("G3_VK_SUBMIT_BUDGET_MS");
+    }
+    const g3_logits_diff d = g3_logits_compare(out[1], out[0], 2, 512);
+    printf("70 layers, one submission per layer: prefill + decode vs CPU max abs %.2e\n",
+           d.max_abs);
+    CHECK(d.max_abs < 2e-4 && d.top1_agree == 2, "70 layers: max abs %.3g", d.max_abs);
+    free(out[0]);
+    free(out[1]);
+    remove(path);
+}
+
 int main(void)
 {
     char err[700];
@@ -238,6 +287,7 @@ int main(void)
         g3_diff_report_free(&rep);
     }
     check_submissions(m, ref.ids);
+    check_deep();
     g3_model_free(m);
     g3_logits_file_free(&ref);
     CHECK(g3_vk_validation_total() == 0, "%u Vulkan validation messages",
