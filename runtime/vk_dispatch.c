@@ -1,5 +1,6 @@
 /* vk_dispatch.c: command recorders: dispatches with their descriptor sets, barriers,
  * copies, and a submit that waits. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -444,4 +445,53 @@ g3_status g3_vk_cmd_replay_group(g3_vk_cmd *const *cmds, uint32_t n, g3_err *err
             st = g3_vk_prof_collect(cmds[i], err);
 out:
     return st;
+}
+
+g3_status g3_vk_cmd_fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...)
+{
+    if (cmd->err.status != G3_OK)
+        return cmd->err.status;
+    char msg[sizeof(cmd->err.msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return g3_err_set(&cmd->err, st, "%s", msg);
+}
+
+g3_vk_binding g3_vk_bind_aligned(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
+                                 uint64_t size, uint64_t align, uint32_t *elem)
+{
+    align = G3_MAX(align, ctx->info.min_storage_buffer_offset_alignment);
+    const uint64_t base = offset / align * align;
+    *elem = (uint32_t)((offset - base) / 4);
+    return (g3_vk_binding){.buf = buf, .offset = base, .size = offset - base + size};
+}
+
+bool g3_vk_bind_checked(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
+                        uint64_t size, uint32_t elem_bytes, g3_vk_binding *b, uint32_t *elem)
+{
+    if (!buf || offset % 4 || offset > buf->size || size > buf->size - offset || size == 0)
+        return false;
+    uint32_t words;
+    *b = g3_vk_bind_aligned(ctx, buf, offset, size, 0, &words);
+    if ((offset - b->offset) / elem_bytes > UINT32_MAX)
+        return false;
+    *elem = (uint32_t)((offset - b->offset) / elem_bytes);
+    return true;
+}
+
+bool g3_vk_fold_groups(uint64_t groups, const uint32_t max[2], uint32_t g[3])
+{
+    g[0] = (uint32_t)G3_MIN(groups, (uint64_t)max[0]);
+    g[1] = 1;
+    g[2] = 1;
+    if (groups > max[0]) {
+        const uint64_t y = (groups + max[0] - 1) / max[0];
+        if (y > max[1])
+            return false;
+        g[1] = (uint32_t)y;
+        g[0] = (uint32_t)((groups + y - 1) / y);
+    }
+    return true;
 }

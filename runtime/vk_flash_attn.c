@@ -17,36 +17,12 @@ struct g3_vk_flash_attn {
                                      at first use                                       */
 };
 
-/* Sets cmd's error unless an earlier one is kept; returns the kept status. */
-static g3_status fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
 
-static g3_status fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...)
-{
-    if (cmd->err.status != G3_OK)
-        return cmd->err.status;
-    char msg[sizeof(cmd->err.msg)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return g3_err_set(&cmd->err, st, "%s", msg);
-}
-
-/* The binding of [loc.offset, + size) from the aligned offset at or below it; *elem
- * gets loc.offset's index in elem_bytes units inside the binding (as vk_ops.c). */
+/* [loc.offset, + size) as a binding (g3_vk_bind_checked). */
 static bool bind(const g3_vk_context *ctx, g3_vk_loc loc, uint64_t size, uint32_t elem_bytes,
                  g3_vk_binding *b, uint32_t *elem)
 {
-    if (!loc.buf || loc.offset % 4 || loc.offset > loc.buf->size ||
-        size > loc.buf->size - loc.offset || size == 0)
-        return false;
-    const uint64_t align = ctx->info.min_storage_buffer_offset_alignment;
-    const uint64_t base = loc.offset / align * align;
-    if ((loc.offset - base) / elem_bytes > UINT32_MAX)
-        return false;
-    *elem = (uint32_t)((loc.offset - base) / elem_bytes);
-    *b = (g3_vk_binding){.buf = loc.buf, .offset = base, .size = loc.offset - base + size};
-    return true;
+    return g3_vk_bind_checked(ctx, loc.buf, loc.offset, size, elem_bytes, b, elem);
 }
 
 /* K and V of a layer as one binding (they must not overlap); their element offsets. */
@@ -193,7 +169,7 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, bool
     };
     g3_err err = {0};
     if (g3_vk_pipeline_create(fa->ctx, &d, &fa->pipes[f32][w], &err) != G3_OK) {
-        fail(cmd, err.status, "%s", err.msg);
+        g3_vk_cmd_fail(cmd, err.status, "%s", err.msg);
         return NULL;
     }
     return fa->pipes[f32][w];
@@ -206,9 +182,9 @@ g3_status g3_vk_record_flash_attn(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, const g3
     if (cmd->err.status != G3_OK)
         return cmd->err.status;
     if (!fa || fa->ctx != cmd->ctx)
-        return fail(cmd, G3_ERR_INVALID_ARG, "flash attn: object missing or of another context");
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "flash attn: object missing or of another context");
     if (!a || !a->n_tokens || !a->kv)
-        return fail(cmd, G3_ERR_INVALID_ARG, "flash attn: missing arguments or no token");
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "flash attn: missing arguments or no token");
     const g3_vk_flash_attn_options *o = &fa->opt;
     const uint32_t width = o->n_head * o->head_dim;
     const uint64_t bytes = 4ull * width * a->n_tokens;
@@ -226,12 +202,12 @@ g3_status g3_vk_record_flash_attn(g3_vk_cmd *cmd, g3_vk_flash_attn *fa, const g3
         !bind(cmd->ctx, a->q, bytes, 4, &b[G3_FATTN_BINDING_Q], &pc.q_off) ||
         !bind(cmd->ctx, a->out, bytes, 4, &b[G3_FATTN_BINDING_OUT], &pc.out_off) ||
         !bind_kv(fa, a->kv, &b[G3_FATTN_BINDING_KV], &pc.k_cache, &pc.v_cache))
-        return fail(cmd, G3_ERR_INVALID_ARG, "flash attn: the position, q or out (%u tokens) "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "flash attn: the position, q or out (%u tokens) "
                     "or the KV cache (%u slots) is outside its buffer or misaligned",
                     a->n_tokens, a->kv->n_slots);
     if (a->q.buf == a->out.buf && a->q.offset < a->out.offset + bytes &&
         a->out.offset < a->q.offset + bytes)
-        return fail(cmd, G3_ERR_INVALID_ARG, "flash attn: q and out overlap");
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "flash attn: q and out overlap");
     pc.vec = (pc.q_off % 4 == 0 ? G3_FATTN_VEC_Q : 0) |
              (pc.out_off % 4 == 0 ? G3_FATTN_VEC_OUT : 0);
     /* The widest cache loads the element offsets allow (the shader's slices start at

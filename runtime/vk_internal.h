@@ -194,4 +194,28 @@ int g3_vk_choose_device(const g3_vk_device_info *infos, uint32_t n, int requeste
 void g3_vk_set_name(g3_vk_context *ctx, VkObjectType type, uint64_t handle, const char *name);
 #define G3_VK_HANDLE(h) ((uint64_t)(uintptr_t)(h))
 
+/* ---- helpers of the record functions (vk_dispatch.c) ------------------------------ */
+
+/* Keeps a recording failure in cmd unless an earlier one is kept; returns the kept
+ * status (the first failure is what submit reports). */
+g3_status g3_vk_cmd_fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
+
+/* The binding of [offset, offset + size) of buf, from the offset at or below it aligned
+ * to the device's storage binding alignment and to `align` (a power of two; 0: none);
+ * *elem receives the index of `offset` in 4-byte words inside the binding. The range
+ * must lie in buf (the caller checked). */
+g3_vk_binding g3_vk_bind_aligned(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
+                                 uint64_t size, uint64_t align, uint32_t *elem);
+
+/* As g3_vk_bind_aligned (device alignment only) for a range not checked yet, with
+ * *elem in elem_bytes units: false when the range is empty, outside buf or not at a
+ * 4-byte offset. */
+bool g3_vk_bind_checked(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
+                        uint64_t size, uint32_t elem_bytes, g3_vk_binding *b, uint32_t *elem);
+
+/* The grid of `groups` workgroups: above max[0] folded into a second dimension (the
+ * shaders linearize (y, x) and skip the last line's overshoot). false when even the
+ * folded grid exceeds max[1]. */
+bool g3_vk_fold_groups(uint64_t groups, const uint32_t max[2], uint32_t g[3]);
+
 #endif /* G3_VK_INTERNAL_H */

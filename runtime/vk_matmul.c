@@ -387,17 +387,6 @@ g3_status g3_vk_matmul_prepare(g3_vk_matmul *mm, const g3_vk_weight *w, g3_err *
 
 /* ---- recording --------------------------------------------------------------------- */
 
-/* As vk_matvec.c: binds [offset, offset + size) of buf from the offset at or below it
- * aligned to the device's binding alignment and to `align` (a power of two); *elem
- * receives the element index of `offset` inside the binding. */
-static g3_vk_binding bind_range(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
-                                uint64_t size, uint64_t align, uint32_t *elem)
-{
-    align = G3_MAX(align, ctx->info.min_storage_buffer_offset_alignment);
-    const uint64_t base = offset / align * align;
-    *elem = (uint32_t)((offset - base) / 4);
-    return (g3_vk_binding){.buf = buf, .offset = base, .size = offset - base + size};
-}
 
 g3_status g3_vk_matmul_record(g3_vk_cmd *cmd, g3_vk_matmul *mm, const g3_vk_weight *w,
                               g3_vk_buffer *x, uint64_t x_offset, g3_vk_buffer *y,
@@ -447,7 +436,7 @@ g3_status g3_vk_matmul_record(g3_vk_cmd *cmd, g3_vk_matmul *mm, const g3_vk_weig
             .n_tokens = nt,
         };
         g3_vk_binding b[3];
-        b[G3_MM_BINDING_X] = bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, pl.x_align,
+        b[G3_MM_BINDING_X] = g3_vk_bind_aligned(cmd->ctx, x, x_offset + t0 * xb, nt * xb, pl.x_align,
                                          &pc.x_off);
         for (uint32_t i = 0; i < mw.in.n_pieces; i++) {
             const g3_vk_rows piece = g3_vk_weight_piece(w, i);
@@ -455,7 +444,7 @@ g3_status g3_vk_matmul_record(g3_vk_cmd *cmd, g3_vk_matmul *mm, const g3_vk_weig
             const uint64_t hi = y_offset + ((t0 + nt - 1) * rows + piece.row0 + piece.n_rows) * 4;
             /* The whole piece: a texel binding must start at 0 (and a storage one may). */
             b[G3_MM_BINDING_W] = (g3_vk_binding){.buf = piece.buf};
-            b[G3_MM_BINDING_Y] = bind_range(cmd->ctx, y, lo, hi - lo, 4, &pc.y_off);
+            b[G3_MM_BINDING_Y] = g3_vk_bind_aligned(cmd->ctx, y, lo, hi - lo, 4, &pc.y_off);
             /* Dispatches of one call write disjoint elements, but synchronization
              * validation sees bound ranges: order those that overlap. */
             const uint64_t blo = b[G3_MM_BINDING_Y].offset, bhi = blo + b[G3_MM_BINDING_Y].size;
@@ -470,12 +459,8 @@ g3_status g3_vk_matmul_record(g3_vk_cmd *cmd, g3_vk_matmul *mm, const g3_vk_weig
             pc.tok_groups = (nt + pl.g_toks - 1) / pl.g_toks;
             /* The shader linearizes (y, x) and skips the overshoot of the last line. */
             const uint64_t groups = (uint64_t)pc.row_groups * pc.tok_groups;
-            uint32_t g[3] = {(uint32_t)groups, 1, 1};
-            if (groups > mm->max_groups[0]) {
-                g[1] = (uint32_t)((groups + mm->max_groups[0] - 1) / mm->max_groups[0]);
-                g[0] = (uint32_t)((groups + g[1] - 1) / g[1]);
-            }
-            if (groups > UINT32_MAX || g[1] > mm->max_groups[1])
+            uint32_t g[3];
+            if (!g3_vk_fold_groups(groups, mm->max_groups, g))
                 return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                   "matmul %s: %llu workgroups exceed the device grid",
                                   mw.in.name, (unsigned long long)groups);

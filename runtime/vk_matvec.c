@@ -464,17 +464,6 @@ out:
 
 /* ---- recording --------------------------------------------------------------------- */
 
-/* Binds [offset, offset + size) of buf at the offset at or below `offset` aligned to
- * the device's binding alignment and to `align` (a power of two); *elem receives the
- * element index of `offset` inside the binding. */
-static g3_vk_binding bind_range(const g3_vk_context *ctx, g3_vk_buffer *buf, uint64_t offset,
-                                uint64_t size, uint64_t align, uint32_t *elem)
-{
-    align = G3_MAX(align, ctx->info.min_storage_buffer_offset_alignment);
-    const uint64_t base = offset / align * align;
-    *elem = (uint32_t)((offset - base) / 4);
-    return (g3_vk_binding){.buf = buf, .offset = base, .size = offset - base + size};
-}
 
 g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffer *x,
                               uint64_t x_offset, g3_vk_buffer *y, uint64_t y_offset,
@@ -518,7 +507,7 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
         const bool ubo = nt == 1 && w->x_ubo;
         const uint64_t xa =
             ubo ? G3_MAX(16, cmd->ctx->info.min_uniform_buffer_offset_alignment) : 16;
-        b[G3_MATVEC_BINDING_X] = bind_range(cmd->ctx, x, x_offset + t0 * xb, nt * xb, xa, &pc.x_off);
+        b[G3_MATVEC_BINDING_X] = g3_vk_bind_aligned(cmd->ctx, x, x_offset + t0 * xb, nt * xb, xa, &pc.x_off);
         for (uint32_t i = 0; i < w->n_pieces; i++) {
             const g3_vk_piece *p = &w->pieces[i];
             /* Only the rows of this piece, for these tokens: the y range of each
@@ -527,7 +516,7 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
             const uint64_t hi = y_offset + ((t0 + nt - 1) * (uint64_t)w->rows + p->row0 +
                                             p->rows) * 4;
             b[G3_MATVEC_BINDING_W] = (g3_vk_binding){.buf = p->buf};
-            b[G3_MATVEC_BINDING_Y] = bind_range(cmd->ctx, y, lo, hi - lo, 4, &pc.y_off);
+            b[G3_MATVEC_BINDING_Y] = g3_vk_bind_aligned(cmd->ctx, y, lo, hi - lo, 4, &pc.y_off);
             /* Dispatches of one call write disjoint elements, but two that bind
              * overlapping ranges are a hazard to synchronization validation (which
              * sees ranges, not elements): order them. */
@@ -540,12 +529,8 @@ g3_status g3_vk_matvec_record(g3_vk_cmd *cmd, const g3_vk_weight *w, g3_vk_buffe
             /* More groups than one dimension allows fold into a second: the shader
              * linearizes (y, x) and skips the overshoot of the last line. */
             const uint32_t groups = (p->rows + mv->rows_per_group - 1) / mv->rows_per_group;
-            uint32_t g[3] = {groups, 1, 1};
-            if (groups > mv->max_groups[0]) {
-                g[1] = (groups + mv->max_groups[0] - 1) / mv->max_groups[0];
-                g[0] = (groups + g[1] - 1) / g[1];
-            }
-            if (g[1] > mv->max_groups[1])
+            uint32_t g[3];
+            if (!g3_vk_fold_groups(groups, mv->max_groups, g))
                 return g3_err_set(&cmd->err, G3_ERR_INVALID_ARG,
                                   "matvec %s: %u workgroups exceed the device grid", w->name,
                                   groups);

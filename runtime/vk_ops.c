@@ -78,55 +78,14 @@ struct g3_vk_rope_table {
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-/* Sets cmd's error unless an earlier one is kept; returns the kept status. */
-static g3_status fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...) G3_PRINTF(3, 4);
 
-static g3_status fail(g3_vk_cmd *cmd, g3_status st, const char *fmt, ...)
-{
-    if (cmd->err.status != G3_OK)
-        return cmd->err.status;
-    char msg[sizeof(cmd->err.msg)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return g3_err_set(&cmd->err, st, "%s", msg);
-}
-
-/* Checks that [loc.offset, + size) lies in loc.buf with a 4-byte aligned offset, and
- * returns the binding of that range from the aligned offset at or below it; *elem
- * gets the index of loc.offset in elem_bytes units inside the binding. */
+/* [loc.offset, + size) as a binding (g3_vk_bind_checked). */
 static bool bind(const g3_vk_context *ctx, g3_vk_loc loc, uint64_t size, uint32_t elem_bytes,
                  g3_vk_binding *b, uint32_t *elem)
 {
-    if (!loc.buf || loc.offset % 4 || loc.offset > loc.buf->size ||
-        size > loc.buf->size - loc.offset || size == 0)
-        return false;
-    const uint64_t align = ctx->info.min_storage_buffer_offset_alignment;
-    const uint64_t base = loc.offset / align * align;
-    if ((loc.offset - base) / elem_bytes > UINT32_MAX)
-        return false;
-    *elem = (uint32_t)((loc.offset - base) / elem_bytes);
-    *b = (g3_vk_binding){.buf = loc.buf, .offset = base, .size = loc.offset - base + size};
-    return true;
+    return g3_vk_bind_checked(ctx, loc.buf, loc.offset, size, elem_bytes, b, elem);
 }
 
-/* Folds a group count above the device's x limit into (x, y); the shaders linearize
- * (y, x) and skip the last line's overshoot. */
-static bool fold(const g3_vk_ops *ops, uint64_t groups, uint32_t g[3])
-{
-    g[0] = (uint32_t)G3_MIN(groups, (uint64_t)ops->max_groups[0]);
-    g[1] = 1;
-    g[2] = 1;
-    if (groups > ops->max_groups[0]) {
-        const uint64_t y = (groups + ops->max_groups[0] - 1) / ops->max_groups[0];
-        if (y > ops->max_groups[1])
-            return false;
-        g[1] = (uint32_t)y;
-        g[0] = (uint32_t)((groups + y - 1) / y);
-    }
-    return true;
-}
 
 /* The pipeline of a slot, created on first use (errors go to cmd). */
 static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
@@ -199,7 +158,7 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
     }
     g3_err err = {0};
     if (g3_vk_pipeline_create(ops->ctx, &d, &ops->pipes[slot], &err) != G3_OK) {
-        fail(cmd, err.status, "%s", err.msg);
+        g3_vk_cmd_fail(cmd, err.status, "%s", err.msg);
         return NULL;
     }
     return ops->pipes[slot];
@@ -211,7 +170,7 @@ static bool usable(g3_vk_cmd *cmd, const g3_vk_ops *ops, const char *what)
     if (cmd->err.status != G3_OK)
         return false;
     if (!ops || ops->ctx != cmd->ctx) {
-        fail(cmd, G3_ERR_INVALID_ARG, "%s: ops missing or of another context", what);
+        g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "%s: ops missing or of another context", what);
         return false;
     }
     return true;
@@ -308,17 +267,17 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
         return cmd->err.status;
     const int ti = emb ? embed_type_index(emb->type) : -1;
     if (ti < 0 || !emb->n_pieces || !emb->pieces || !n_tokens)
-        return fail(cmd, G3_ERR_INVALID_ARG, "embed: no table, type %u without a kernel, no "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: no table, type %u without a kernel, no "
                     "piece or no token", emb ? emb->type : 0);
     const g3_vk_embed_type *t = &g3_vk_embed_types[ti];
     if (!emb->cols || emb->cols % t->block ||
         emb->row_bytes != (uint64_t)emb->cols / t->block * t->bytes)
-        return fail(cmd, G3_ERR_INVALID_ARG, "embed: %u columns in %llu bytes per row do not "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: %u columns in %llu bytes per row do not "
                     "fit blocks of %u values in %u bytes", emb->cols,
                     (unsigned long long)emb->row_bytes, t->block, t->bytes);
     const bool streams = emb->streams;
     if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0)
-        return fail(cmd, G3_ERR_INVALID_ARG, "embed: the streams layout is for Q8_0 / Q4_0");
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: the streams layout is for Q8_0 / Q4_0");
     /* STREAMS: quants per row, then the scales (vk_matvec.h, embed_streams.comp). */
     const uint64_t qrow = t->type == G3_TYPE_Q4_0 ? emb->cols / 2 : emb->cols;
     const uint64_t sb = ((uint64_t)emb->cols / 32 * 2 + 31) / 32 * 32;
@@ -331,7 +290,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     g3_vk_binding b[3];
     if (!bind(cmd->ctx, tokens, 4ull * n_tokens, 4, &b[G3_EMBED_BINDING_STEP], &pc.tok_off) ||
         !bind(cmd->ctx, out, 4ull * emb->cols * n_tokens, 4, &b[G3_EMBED_BINDING_Y], &pc.y_off))
-        return fail(cmd, G3_ERR_INVALID_ARG, "embed: %u token ids or their %u x %u outputs "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: %u token ids or their %u x %u outputs "
                     "are outside their buffers or misaligned", n_tokens, emb->cols, n_tokens);
     /* Every 32-bit field is word-aligned when rows and blocks are (F16/BF16 rows of a
      * multiple of 2 values: units of 4 values are 8 bytes). */
@@ -356,7 +315,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
                      : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,
                                 &b[G3_EMBED_BINDING_W], &pc.w_off))
-            return fail(cmd, G3_ERR_INVALID_ARG, "embed: piece %u (rows %u..+%u, %llu bytes "
+            return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: piece %u (rows %u..+%u, %llu bytes "
                         "with padding at %llu) is empty, misaligned or outside its buffer",
                         i, r->row0, r->n_rows, (unsigned long long)bytes,
                         (unsigned long long)r->offset);
@@ -390,14 +349,14 @@ g3_status g3_vk_record_rms_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x, g3_
         !bind(cmd->ctx, y, bytes, 4, &b[G3_RMS_NORM_BINDING_Y], &pc.y_off) ||
         !bind(cmd->ctx, residual ? *residual : x, bytes, 4, &b[G3_RMS_NORM_BINDING_R],
               &pc.r_off))
-        return fail(cmd, G3_ERR_INVALID_ARG, "rms_norm: %u groups of %u: a tensor is outside "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "rms_norm: %u groups of %u: a tensor is outside "
                     "its buffer or misaligned", n_groups, n);
     const g3_vk_pipeline *pp = get_pipe(cmd, ops, residual ? P_NORM_ADD : P_RMS_NORM);
     uint32_t g[3];
     if (!pp)
         return cmd->err.status;
-    if (!fold(ops, n_groups, g))
-        return fail(cmd, G3_ERR_INVALID_ARG, "rms_norm: %u groups exceed the grid", n_groups);
+    if (!g3_vk_fold_groups(n_groups, ops->max_groups, g))
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "rms_norm: %u groups exceed the grid", n_groups);
     return g3_vk_cmd_dispatch(cmd, pp, b, 4, &pc, sizeof(pc), g);
 }
 
@@ -424,7 +383,7 @@ g3_status g3_vk_record_norm_add_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x
         !bind(cmd->ctx, (g3_vk_loc){w.buf, wlo}, whi - wlo, 4, &b[G3_RMS_NORM_BINDING_W], &wbase) ||
         !bind(cmd->ctx, (g3_vk_loc){y.buf, ylo}, yhi - ylo, 4, &b[G3_RMS_NORM_BINDING_Y], &ybase) ||
         !bind(cmd->ctx, residual, bytes, 4, &b[G3_RMS_NORM_BINDING_R], &pc.r_off))
-        return fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups of %u: a tensor is outside "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups of %u: a tensor is outside "
                     "its buffer, misaligned, or y and y2 overlap or lie in different buffers "
                     "(likewise w and w2)", n_groups, n);
     pc.y_off = ybase + (uint32_t)((y.offset - ylo) / 4);
@@ -435,8 +394,8 @@ g3_status g3_vk_record_norm_add_norm(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc x
     uint32_t g[3];
     if (!pp)
         return cmd->err.status;
-    if (!fold(ops, n_groups, g))
-        return fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups exceed the grid", n_groups);
+    if (!g3_vk_fold_groups(n_groups, ops->max_groups, g))
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "norm_add_norm: %u groups exceed the grid", n_groups);
     return g3_vk_cmd_dispatch(cmd, pp, b, 4, &pc, sizeof(pc), g);
 }
 
@@ -565,7 +524,7 @@ g3_status g3_vk_record_rope_kv(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_rope_
     if (!usable(cmd, ops, "rope_kv"))
         return cmd->err.status;
     if (!a || !a->n_tokens || !a->table || a->table->ops != ops || !a->kv)
-        return fail(cmd, G3_ERR_INVALID_ARG, "rope_kv: missing arguments, no token, or a "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "rope_kv: missing arguments, no token, or a "
                     "table of other ops");
     const g3_vk_ops_options *o = &ops->opt;
     const uint64_t qb = 4ull * o->n_head * o->head_dim * a->n_tokens;
@@ -586,7 +545,7 @@ g3_status g3_vk_record_rope_kv(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_rope_
     if (!bind(cmd->ctx, a->pos, 4, 4, &b[G3_ROPE_KV_BINDING_STEP], &pc.pos_off) ||
         !bind_act(cmd->ctx, a->act, offs, bytes, els, 5, &b[G3_ROPE_KV_BINDING_ACT]) ||
         !bind_kv(ops, a->kv, &b[G3_ROPE_KV_BINDING_KV], &pc.k_cache, &pc.v_cache))
-        return fail(cmd, G3_ERR_INVALID_ARG, "rope_kv: the position, q/k/v (%u tokens) or "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "rope_kv: the position, q/k/v (%u tokens) or "
                     "the KV cache (%u slots) is outside its buffer, misaligned or "
                     "overlapping", a->n_tokens, a->kv->n_slots);
     pc.q_in = els[0];
@@ -627,7 +586,7 @@ g3_status g3_vk_record_attn(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_attn_arg
     if (!usable(cmd, ops, "attn"))
         return cmd->err.status;
     if (!a || !a->n_tokens || !a->kv)
-        return fail(cmd, G3_ERR_INVALID_ARG, "attn: missing arguments or no token");
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "attn: missing arguments or no token");
     const g3_vk_ops_options *o = &ops->opt;
     const uint32_t splits = a->n_splits ? a->n_splits : g3_vk_attn_splits(ops, a->kv, a->window);
     const uint32_t width = o->n_head * o->head_dim;
@@ -646,7 +605,7 @@ g3_status g3_vk_record_attn(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_attn_arg
         !bind(cmd->ctx, a->q, bytes, 4, &b[G3_ATTN_BINDING_Q], &pc.q_off) ||
         !bind_kv(ops, a->kv, &b[G3_ATTN_BINDING_KV], &pc.k_cache, &pc.v_cache) ||
         splits > 65535)
-        return fail(cmd, G3_ERR_INVALID_ARG, "attn: the position, q (%u tokens) or the KV "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "attn: the position, q (%u tokens) or the KV "
                     "cache (%u slots) is outside its buffer or misaligned, or %u splits",
                     a->n_tokens, a->kv->n_slots, splits);
     struct g3_pc_attn_combine pcc = {
@@ -657,14 +616,14 @@ g3_status g3_vk_record_attn(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_attn_arg
     };
     if (splits == 1) {
         if (!bind(cmd->ctx, a->out, bytes, 4, &b[G3_ATTN_BINDING_OUT], &pc.out_off))
-            return fail(cmd, G3_ERR_INVALID_ARG, "attn: out is outside its buffer");
+            return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "attn: out is outside its buffer");
     } else {
         const uint64_t sb = g3_vk_attn_scratch_bytes(ops, splits, a->n_tokens);
         if (!bind(cmd->ctx, a->scratch, sb, 4, &b[G3_ATTN_BINDING_OUT], &pc.out_off) ||
             !bind(cmd->ctx, a->scratch, sb, 4, &bc[G3_ATTN_COMBINE_BINDING_PART],
                   &pcc.part_off) ||
             !bind(cmd->ctx, a->out, bytes, 4, &bc[G3_ATTN_COMBINE_BINDING_OUT], &pcc.out_off))
-            return fail(cmd, G3_ERR_INVALID_ARG, "attn: the scratch (%llu bytes for %u "
+            return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "attn: the scratch (%llu bytes for %u "
                         "splits) or out is outside its buffer", (unsigned long long)sb,
                         splits);
     }
@@ -696,14 +655,14 @@ g3_status g3_vk_record_gelu_mul(g3_vk_cmd *cmd, g3_vk_ops *ops, g3_vk_loc gate, 
     if (!n || !bind(cmd->ctx, gate, 4ull * n, 4, &b[G3_GELU_MUL_BINDING_G], &pc.g_off) ||
         !bind(cmd->ctx, up, 4ull * n, 4, &b[G3_GELU_MUL_BINDING_U], &pc.u_off) ||
         !bind(cmd->ctx, y, 4ull * n, 4, &b[G3_GELU_MUL_BINDING_Y], &pc.y_off))
-        return fail(cmd, G3_ERR_INVALID_ARG, "gelu_mul: %u elements: a tensor is outside its "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "gelu_mul: %u elements: a tensor is outside its "
                     "buffer or misaligned", n);
     const g3_vk_pipeline *pp = get_pipe(cmd, ops, P_GELU_MUL);
     uint32_t g[3];
     if (!pp)
         return cmd->err.status;
-    if (!fold(ops, (n + ops->opt.wg_size - 1) / ops->opt.wg_size, g))
-        return fail(cmd, G3_ERR_INVALID_ARG, "gelu_mul: %u elements exceed the grid", n);
+    if (!g3_vk_fold_groups((n + ops->opt.wg_size - 1) / ops->opt.wg_size, ops->max_groups, g))
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "gelu_mul: %u elements exceed the grid", n);
     return g3_vk_cmd_dispatch(cmd, pp, b, 3, &pc, sizeof(pc), g);
 }
 
@@ -735,7 +694,7 @@ static g3_status record_select(g3_vk_cmd *cmd, g3_vk_ops *ops, const char *what,
     if (!usable(cmd, ops, what))
         return cmd->err.status;
     if (!n || !k || k > n || k > G3_TOPK_MAX_K)
-        return fail(cmd, G3_ERR_INVALID_ARG, "%s: k %u of %u values (1 <= k <= min(n, %d))",
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "%s: k %u of %u values (1 <= k <= min(n, %d))",
                     what, k, n, G3_TOPK_MAX_K);
     const uint32_t per = select_per_group(ops);
     const uint32_t groups = (n + per - 1) / per;
@@ -747,15 +706,15 @@ static g3_status record_select(g3_vk_cmd *cmd, g3_vk_ops *ops, const char *what,
         !bind(cmd->ctx, scratch, sb, 4, &b1[G3_SELECT_BINDING_DST], &p1.dst_off) ||
         !bind(cmd->ctx, scratch, sb, 4, &b2[G3_SELECT_BINDING_SRC], &p2.src_off) ||
         !bind(cmd->ctx, out, 8ull * k, 4, &b2[G3_SELECT_BINDING_DST], &p2.dst_off))
-        return fail(cmd, G3_ERR_INVALID_ARG, "%s: the %u logits, the scratch (%llu bytes) or "
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "%s: the %u logits, the scratch (%llu bytes) or "
                     "the %u results are outside their buffers or misaligned", what, n,
                     (unsigned long long)sb, k);
     const g3_vk_pipeline *pa = get_pipe(cmd, ops, slot), *pb = get_pipe(cmd, ops, slot + 1);
     uint32_t g[3];
     if (!pa || !pb)
         return cmd->err.status;
-    if (!fold(ops, groups, g))
-        return fail(cmd, G3_ERR_INVALID_ARG, "%s: %u groups exceed the grid", what, groups);
+    if (!g3_vk_fold_groups(groups, ops->max_groups, g))
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "%s: %u groups exceed the grid", what, groups);
     g3_vk_cmd_dispatch(cmd, pa, b1, 2, &p1, sizeof(p1), g);
     g3_vk_cmd_barrier(cmd);
     const uint32_t one[3] = {1, 1, 1};
