@@ -51,72 +51,7 @@ static g3_vk_context *ctx;
 static g3_vk_cmd *cmd;
 static double worst_ratio; /* max |got - ref| / (eps * sum|w x|) seen */
 
-#include "test_rng.h"
-
-/* ---- weights (as test_vk_matvec.c makes them) ------------------------------------- */
-
-/* One row of `type`: quantized from random values with a random row scale, or, for
- * the types without a quantizer here (Q2_K, Q3_K, IQ4_XS), random bytes with sane f16
- * scale fields. */
-static void make_row(uint32_t type, int64_t n, uint8_t *dst, uint64_t row_bytes, float *tmp)
-{
-    if (g3_type_can_quantize(type)) {
-        const float scale = 0.05f + 0.95f * fabsf(rng_f());
-        for (int64_t i = 0; i < n; i++)
-            tmp[i] = rng_f() * scale;
-        G3_ASSERT(g3_quantize_row(type, tmp, dst, n));
-        return;
-    }
-    for (uint64_t i = 0; i < row_bytes; i++)
-        dst[i] = (uint8_t)rng_u64();
-    const g3_type_info *ti = g3_type_get(type);
-    for (uint64_t b = 0; b < row_bytes / ti->type_size; b++) {
-        uint8_t *blk = dst + b * ti->type_size;
-        const uint16_t d = g3_f32_to_fp16(0.001f + 0.01f * fabsf(rng_f()));
-        const uint16_t dmin = g3_f32_to_fp16(0.001f + 0.005f * fabsf(rng_f()));
-        int d_at = 0, dmin_at = -1;
-        if (type == G3_TYPE_Q2_K)
-            d_at = 80, dmin_at = 82;
-        else if (type == G3_TYPE_Q3_K)
-            d_at = 108;
-        memcpy(blk + d_at, &d, 2); /* little-endian host (quant.c checks) */
-        if (dmin_at >= 0)
-            memcpy(blk + dmin_at, &dmin, 2);
-    }
-}
-
-typedef struct host_weight {
-    g3_weight w;
-    uint8_t *bytes;
-    float *deq; /* (rows, cols): the exact values */
-} host_weight;
-
-static bool make_weight(host_weight *hw, uint32_t type, int64_t cols, int64_t rows,
-                        const char *name)
-{
-    memset(hw, 0, sizeof(*hw));
-    uint64_t rb = 0;
-    if (!g3_type_row_bytes(type, (uint64_t)cols, &rb))
-        return false;
-    hw->bytes = malloc(rb * (uint64_t)rows);
-    hw->deq = malloc((size_t)(cols * rows) * sizeof(float));
-    float *tmp = malloc((size_t)cols * sizeof(float));
-    G3_ASSERT(hw->bytes && hw->deq && tmp);
-    for (int64_t r = 0; r < rows; r++) {
-        make_row(type, cols, hw->bytes + (uint64_t)r * rb, rb, tmp);
-        g3_dequantize_row(type, hw->bytes + (uint64_t)r * rb, hw->deq + r * cols, cols);
-    }
-    free(tmp);
-    hw->w = (g3_weight){.name = name, .type = type, .ne = {cols, rows}, .row_bytes = rb,
-                        .data = hw->bytes};
-    return true;
-}
-
-static void free_weight(host_weight *hw)
-{
-    free(hw->bytes);
-    free(hw->deq);
-}
+#include "test_weights.h"
 
 /* ---- one product --------------------------------------------------------------------- */
 
@@ -275,7 +210,8 @@ static int run_cases(g3_vk_matvec *mv, g3_vk_matmul *mm, const mm_case *cs, size
 {
     for (size_t i = 0; i < n; i++) {
         host_weight hw;
-        if (!make_weight(&hw, cs[i].type, cs[i].cols, cs[i].rows, g3_type_name(cs[i].type))) {
+        if (!make_weight(&hw, cs[i].type, cs[i].cols, cs[i].rows, g3_type_name(cs[i].type),
+                         true)) {
             CHECK(0, "weight %s %lld x %lld", g3_type_name(cs[i].type), (long long)cs[i].cols,
                   (long long)cs[i].rows);
             continue;
@@ -423,7 +359,7 @@ static void test_lm_head(g3_vk_matmul *mm)
     }
     const double t0 = g3_time_s();
     host_weight hw;
-    if (make_weight(&hw, G3_TYPE_Q8_0, 640, 262144, "token_embd.weight")) {
+    if (make_weight(&hw, G3_TYPE_Q8_0, 640, 262144, "token_embd.weight", true)) {
         g3_vk_weight *vw = NULL;
         if (g3_vk_weight_upload(mv, &hw.w, NULL, NULL, &vw, &err) == G3_OK) {
             const g3_vk_weight_info in = g3_vk_weight_get_info(vw);
@@ -468,7 +404,7 @@ static void test_other_kernel(g3_vk_matvec *mv, g3_vk_matmul_mode mode)
 static void test_errors(g3_vk_matvec *mv, g3_vk_matmul *mm)
 {
     host_weight hw;
-    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, 64, 2, "bad"));
+    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, 64, 2, "bad", true));
     g3_err err = {0};
     g3_vk_weight *vw = NULL;
     g3_vk_buffer *buf = NULL;

@@ -53,62 +53,7 @@ static double worst_ratio; /* max |got - ref| / (eps * sum|w x|) seen */
 
 /* ---- deterministic random numbers ------------------------------------------------- */
 
-#include "test_rng.h"
-
-/* ---- weights ---------------------------------------------------------------------- */
-
-/* One row of type `type` and n columns: quantized from random values (with a random
- * row scale so that block scales vary), or, for the types without a quantizer here
- * (Q2_K, Q3_K, IQ4_XS), random bytes with sane f16 scale fields. */
-static void make_row(uint32_t type, int64_t n, uint8_t *dst, uint64_t row_bytes, float *tmp)
-{
-    if (g3_type_can_quantize(type)) {
-        const float scale = 0.05f + 0.95f * fabsf(rng_f());
-        for (int64_t i = 0; i < n; i++)
-            tmp[i] = rng_f() * scale;
-        G3_ASSERT(g3_quantize_row(type, tmp, dst, n));
-        return;
-    }
-    for (uint64_t i = 0; i < row_bytes; i++)
-        dst[i] = (uint8_t)rng_u64();
-    const g3_type_info *ti = g3_type_get(type);
-    for (uint64_t b = 0; b < row_bytes / ti->type_size; b++) {
-        uint8_t *blk = dst + b * ti->type_size;
-        const uint16_t d = g3_f32_to_fp16(0.001f + 0.01f * fabsf(rng_f()));
-        const uint16_t dmin = g3_f32_to_fp16(0.001f + 0.005f * fabsf(rng_f()));
-        int d_at = 0, dmin_at = -1;
-        if (type == G3_TYPE_Q2_K)
-            d_at = 80, dmin_at = 82;
-        else if (type == G3_TYPE_Q3_K)
-            d_at = 108;
-        memcpy(blk + d_at, &d, 2); /* little-endian host (quant.c checks) */
-        if (dmin_at >= 0)
-            memcpy(blk + dmin_at, &dmin, 2);
-    }
-}
-
-typedef struct host_weight {
-    g3_weight w;
-    uint8_t *bytes;
-} host_weight;
-
-static bool make_weight(host_weight *hw, uint32_t type, int64_t cols, int64_t rows,
-                        const char *name)
-{
-    memset(hw, 0, sizeof(*hw));
-    uint64_t rb = 0;
-    if (!g3_type_row_bytes(type, (uint64_t)cols, &rb))
-        return false;
-    hw->bytes = malloc(rb * (uint64_t)rows);
-    float *tmp = malloc((size_t)cols * sizeof(float));
-    G3_ASSERT(hw->bytes && tmp);
-    for (int64_t r = 0; r < rows; r++)
-        make_row(type, cols, hw->bytes + (uint64_t)r * rb, rb, tmp);
-    free(tmp);
-    hw->w = (g3_weight){.name = name, .type = type, .ne = {cols, rows}, .row_bytes = rb,
-                        .data = hw->bytes};
-    return true;
-}
+#include "test_weights.h"
 
 /* ---- running one product ----------------------------------------------------------- */
 
@@ -340,7 +285,7 @@ static void test_shapes(g3_vk_matvec *mv, bool full)
                 continue;
             const shape s = si < ns ? ss[si] : sodd[si - ns];
             host_weight hw;
-            REQUIRE_VOID(make_weight(&hw, type, s.cols, s.rows, info->name));
+            REQUIRE_VOID(make_weight(&hw, type, s.cols, s.rows, info->name, false));
             /* T = 5 runs two token chunks; once per type on an awkward shape. */
             const bool five = si == ns - 1;
             run_case(mv, &hw, five ? toks5 : toks13, five ? 1 : 2, variant++);
@@ -379,7 +324,7 @@ static void test_split_fold(g3_vk_matvec_mode mode)
     for (size_t i = 0; i < G3_ARRAY_LEN(cases); i++) {
         host_weight hw;
         REQUIRE_VOID(make_weight(&hw, cases[i].type, cases[i].s.cols, cases[i].s.rows,
-                                 g3_type_name(cases[i].type)));
+                                 g3_type_name(cases[i].type), false));
         g3_vk_weight *vw = NULL;
         if (g3_vk_weight_upload(mv, &hw.w, NULL, NULL, &vw, &err) == G3_OK) {
             const g3_vk_weight_info in = g3_vk_weight_get_info(vw);
@@ -401,7 +346,7 @@ static void test_split_fold(g3_vk_matvec_mode mode)
     }
     /* Error paths: a type without a kernel, a shape that does not fit the blocks. */
     host_weight hw;
-    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, 64, 2, "bad"));
+    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, 64, 2, "bad", false));
     g3_vk_weight *vw = NULL;
     g3_weight bad = hw.w;
     bad.type = G3_TYPE_Q8_1;
@@ -515,7 +460,7 @@ static void test_lm_head(g3_vk_matvec *mv, bool bench)
     const int64_t cols = 640, rows = 262144;
     host_weight hw;
     const double t0 = g3_time_s();
-    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, cols, rows, "token_embd.weight"));
+    REQUIRE_VOID(make_weight(&hw, G3_TYPE_Q8_0, cols, rows, "token_embd.weight", false));
     const double t1 = g3_time_s();
     g3_err err = {0};
     g3_vk_weight *vw = NULL;
@@ -579,7 +524,7 @@ static void bench_types(g3_vk_matvec *mv)
         const char *er = getenv("G3_MATVEC_BENCH_ROWS"); /* tuning: a taller matrix */
         const int64_t rows = er ? atoll(er) : k ? 640 : 2048;
         host_weight hw;
-        REQUIRE_VOID(make_weight(&hw, type, k ? 2048 : 640, rows, g3_type_name(type)));
+        REQUIRE_VOID(make_weight(&hw, type, k ? 2048 : 640, rows, g3_type_name(type), false));
         g3_err err = {0};
         g3_vk_weight *vw = NULL;
         if (g3_vk_weight_upload(mv, &hw.w, NULL, NULL, &vw, &err) == G3_OK) {

@@ -1,0 +1,80 @@
+/* test_weights.h: random weights of every type for the GPU product tests
+ * (test_vk_matvec, test_vk_matmul), drawn from test_rng.h's stream. */
+#ifndef G3_TEST_WEIGHTS_H
+#define G3_TEST_WEIGHTS_H
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "quant.h"
+#include "test.h"
+#include "test_rng.h"
+
+/* One row of type `type` and n columns: quantized from random values (with a random
+ * row scale so that block scales vary), or, for the types without a quantizer here
+ * (Q2_K, Q3_K, IQ4_XS), random bytes with sane f16 scale fields. */
+static inline void make_row(uint32_t type, int64_t n, uint8_t *dst, uint64_t row_bytes, float *tmp)
+{
+    if (g3_type_can_quantize(type)) {
+        const float scale = 0.05f + 0.95f * fabsf(rng_f());
+        for (int64_t i = 0; i < n; i++)
+            tmp[i] = rng_f() * scale;
+        G3_ASSERT(g3_quantize_row(type, tmp, dst, n));
+        return;
+    }
+    for (uint64_t i = 0; i < row_bytes; i++)
+        dst[i] = (uint8_t)rng_u64();
+    const g3_type_info *ti = g3_type_get(type);
+    for (uint64_t b = 0; b < row_bytes / ti->type_size; b++) {
+        uint8_t *blk = dst + b * ti->type_size;
+        const uint16_t d = g3_f32_to_fp16(0.001f + 0.01f * fabsf(rng_f()));
+        const uint16_t dmin = g3_f32_to_fp16(0.001f + 0.005f * fabsf(rng_f()));
+        int d_at = 0, dmin_at = -1;
+        if (type == G3_TYPE_Q2_K)
+            d_at = 80, dmin_at = 82;
+        else if (type == G3_TYPE_Q3_K)
+            d_at = 108;
+        memcpy(blk + d_at, &d, 2); /* little-endian host (quant.c checks) */
+        if (dmin_at >= 0)
+            memcpy(blk + dmin_at, &dmin, 2);
+    }
+}
+
+typedef struct host_weight {
+    g3_weight w;
+    uint8_t *bytes;
+    float *deq; /* (rows, cols): the exact values, when asked for; else NULL */
+} host_weight;
+
+/* rows random rows of `type` (make_row), and with_deq: their exact dequantization. */
+static inline bool make_weight(host_weight *hw, uint32_t type, int64_t cols, int64_t rows,
+                               const char *name, bool with_deq)
+{
+    memset(hw, 0, sizeof(*hw));
+    uint64_t rb = 0;
+    if (!g3_type_row_bytes(type, (uint64_t)cols, &rb))
+        return false;
+    hw->bytes = malloc(rb * (uint64_t)rows);
+    hw->deq = with_deq ? malloc((size_t)(cols * rows) * sizeof(float)) : NULL;
+    float *tmp = malloc((size_t)cols * sizeof(float));
+    G3_ASSERT(hw->bytes && (hw->deq || !with_deq) && tmp);
+    for (int64_t r = 0; r < rows; r++) {
+        make_row(type, cols, hw->bytes + (uint64_t)r * rb, rb, tmp);
+        if (with_deq)
+            g3_dequantize_row(type, hw->bytes + (uint64_t)r * rb, hw->deq + r * cols, cols);
+    }
+    free(tmp);
+    hw->w = (g3_weight){.name = name, .type = type, .ne = {cols, rows}, .row_bytes = rb,
+                        .data = hw->bytes};
+    return true;
+}
+
+static inline void free_weight(host_weight *hw)
+{
+    free(hw->bytes);
+    free(hw->deq);
+}
+
+#endif /* G3_TEST_WEIGHTS_H */
