@@ -321,9 +321,9 @@ typedef struct streams_geom {
 static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
 {
     streams_geom g;
-    g.s_off = (rows * w->qrow + 31) / 32 * 32;
-    g.sb = ((uint64_t)w->cols / 32 * 2 + 31) / 32 * 32;
-    g.total = g.s_off + rows * g.sb;
+    g.s_off = G3_STREAMS_SOFF(rows, (uint64_t)w->qrow);
+    g.sb = G3_STREAMS_SB((uint64_t)w->cols);
+    g.total = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
     return g;
 }
 
@@ -336,9 +336,10 @@ static void streams_fill(const g3_vk_weight *w, const uint8_t *src, uint64_t row
     memset(dst, 0, g.total);
     for (uint64_t r = 0; r < rows; r++) {
         const uint8_t *row = src + r * w->row_bytes;
-        for (uint32_t b = 0; b < nblk; b++) {
-            memcpy(dst + r * w->qrow + (uint64_t)b * qb, row + (uint64_t)b * bb + 2, qb);
-            memcpy(dst + g.s_off + r * g.sb + 2ull * b, row + (uint64_t)b * bb, 2);
+        for (uint64_t b = 0; b < nblk; b++) {
+            memcpy(dst + G3_STREAMS_QOFF(r, b, (uint64_t)w->qrow, (uint64_t)qb), row + b * bb + 2,
+                   qb);
+            memcpy(dst + g.s_off + G3_STREAMS_SCALE_OFF(r, b, g.sb), row + b * bb, 2);
         }
     }
 }
@@ -381,7 +382,17 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     /* Whole rows per piece; each piece has its own buffer, so every binding starts
      * at offset 0 and minStorageBufferOffsetAlignment never constrains the split. */
     const uint64_t per_row = vw->streams ? vw->qrow + streams_of(vw, 1).sb : row_bytes;
-    const uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
+    uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
+    /* STREAMS pieces of whole row groups (a piece's image rounds its rows up to one). */
+    if (vw->streams && rpp < vw->rows)
+        rpp = rpp >= G3_STREAMS_LANES ? rpp / G3_STREAMS_LANES * G3_STREAMS_LANES : 0;
+    if (rpp == 0) {
+        free(vw);
+        return g3_err_set(err, G3_ERR_UNSUPPORTED,
+                          "tensor '%s': %u rows of %llu bytes do not fit a binding of %llu",
+                          name, G3_STREAMS_LANES, (unsigned long long)per_row,
+                          (unsigned long long)limit);
+    }
     vw->rows_per_piece = (uint32_t)G3_MIN(rpp, (uint64_t)vw->rows);
     vw->n_pieces = (vw->rows + vw->rows_per_piece - 1) / vw->rows_per_piece;
     vw->pieces = calloc(vw->n_pieces, sizeof(*vw->pieces));

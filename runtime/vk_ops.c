@@ -278,9 +278,9 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     const bool streams = emb->streams;
     if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0)
         return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: the streams layout is for Q8_0 / Q4_0");
-    /* STREAMS: quants per row, then the scales (vk_matvec.h, embed_streams.comp). */
+    /* STREAMS: G3_STREAMS_* (g3_shared.h, embed_streams.comp). */
     const uint64_t qrow = t->type == G3_TYPE_Q4_0 ? emb->cols / 2 : emb->cols;
-    const uint64_t sb = ((uint64_t)emb->cols / 32 * 2 + 31) / 32 * 32;
+    const uint64_t sb = G3_STREAMS_SB((uint64_t)emb->cols);
     struct g3_pc_embed pc = {
         .n_cols = emb->cols,
         .row_bytes = (uint32_t)(streams ? qrow : emb->row_bytes),
@@ -311,7 +311,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     for (uint32_t i = 0; i < emb->n_pieces; i++) {
         const g3_vk_rows *r = &emb->pieces[i];
         const uint64_t bytes =
-            (streams ? ((uint64_t)r->n_rows * qrow + 31) / 32 * 32 + r->n_rows * sb
+            (streams ? G3_STREAMS_BYTES((uint64_t)r->n_rows, qrow, sb)
                      : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,
                                 &b[G3_EMBED_BINDING_W], &pc.w_off))

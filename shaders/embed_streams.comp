@@ -1,8 +1,7 @@
 #version 450
 // x[t] = E[token_t] * scale for a Q8_0 / Q4_0 table in the "streams" layout of
-// matvec_streams.comp (the tied LM head on CPU devices): quants of row r at
-// r * row_bytes, f16 block scales from s_off = round_up(n_rows * row_bytes, 32), row r
-// at s_off + r * round_up(2 * blocks, 32). Values as embed.comp computes them
+// matvec_streams.comp (the tied LM head on CPU devices; G3_STREAMS_* in g3_shared.h,
+// p.row_bytes the quant bytes per row). Values as embed.comp computes them
 // (float(q) * d, then * scale). One invocation per column; y is the token.
 #extension GL_GOOGLE_include_directive : require
 #include "g3_shared.h"
@@ -22,16 +21,15 @@ void main()
     const uint c = gl_GlobalInvocationID.x;
     if (r >= p.n_rows || c >= p.n_cols)
         return;
-    const uint b = c / 32u, nblk = p.n_cols / 32u;
-    const uint s_off = p.w_off + (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
-    const uint so = s_off + r * ((nblk + 15u) / 16u * 32u) + 2u * b;
+    const uint b = c / 32u;
+    const uint so = p.w_off + G3_STREAMS_SOFF(p.n_rows, p.row_bytes) +
+                    G3_STREAMS_SCALE_OFF(r, b, G3_STREAMS_SB(p.n_cols));
     const float d = unpackHalf2x16(W[so >> 2] >> ((so & 2u) << 3)).x;
-    const uint rb = p.w_off + r * p.row_bytes;
 #if defined(W_Q8_0)
-    const uint o = rb + c;
+    const uint o = p.w_off + G3_STREAMS_QOFF(r, b, p.row_bytes, 32u) + c % 32u;
     const float q = float(bitfieldExtract(int(W[o >> 2]), int(8u * (o & 3u)), 8));
 #elif defined(W_Q4_0)
-    const uint j = c % 32u, o = rb + 16u * b + (j & 15u);
+    const uint j = c % 32u, o = p.w_off + G3_STREAMS_QOFF(r, b, p.row_bytes, 16u) + (j & 15u);
     const uint nib = bitfieldExtract(W[o >> 2], int(8u * (o & 3u) + (j < 16u ? 0u : 4u)), 4);
     const float q = float(int(nib) - 8);
 #else

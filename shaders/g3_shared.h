@@ -67,6 +67,29 @@ _Static_assert(sizeof(struct g3_pc_scale) == 20, "g3_pc_scale: push-constant lay
 #define G3_MATVEC_PAD_BYTES 16    /* slack after a piece's last row (word-pair reads)*/
 #define G3_MATVEC_UBO_VEC4 1024   /* x of a uniform-x kernel: 16 KiB, any device     */
 
+/* STREAMS layout (vk_matvec.h) of one piece: Q8_0 / Q4_0 rows re-laid out at upload for
+ * kernels that give each lane whole rows (CPU devices). Rows go in groups of
+ * G3_STREAMS_LANES, the SIMD width of lavapipe's 8-lane subgroups: the qb quant bytes
+ * (Q8_0 32, Q4_0 16) of block b of the group's rows lie side by side, so that the
+ * lanes of one load read one contiguous run of memory instead of 8 rows qrow bytes
+ * apart (64 streams per thread at 8 rows per lane: 2x slower on lavapipe's LM head).
+ * Then, from s_off (32-byte aligned), the f16 block scales: per group of rows, per 8
+ * blocks, 16 bytes (8 scales) of each row side by side. qrow = quant bytes per row,
+ * sb = G3_STREAMS_SB(n_cols) scale bytes per row. Offsets in bytes from the piece. */
+#define G3_STREAMS_LANES 8u
+#define G3_STREAMS_SB(n_cols) (((n_cols) / 32u * 2u + 31u) / 32u * 32u)
+#define G3_STREAMS_QOFF(r, b, qrow, qb)                                                   \
+    ((r) / G3_STREAMS_LANES * G3_STREAMS_LANES * (qrow) + (b) * (G3_STREAMS_LANES * (qb)) + \
+     (r) % G3_STREAMS_LANES * (qb))
+#define G3_STREAMS_ROUND_ROWS(n_rows) \
+    (((n_rows) + G3_STREAMS_LANES - 1u) / G3_STREAMS_LANES * G3_STREAMS_LANES)
+#define G3_STREAMS_SOFF(n_rows, qrow) ((G3_STREAMS_ROUND_ROWS(n_rows) * (qrow) + 31u) / 32u * 32u)
+#define G3_STREAMS_SCALE_OFF(r, b, sb)                                                    \
+    ((r) / G3_STREAMS_LANES * G3_STREAMS_LANES * (sb) + (b) / 8u * (G3_STREAMS_LANES * 16u) + \
+     (r) % G3_STREAMS_LANES * 16u + (b) % 8u * 2u)
+#define G3_STREAMS_BYTES(n_rows, qrow, sb) \
+    (G3_STREAMS_SOFF(n_rows, qrow) + G3_STREAMS_ROUND_ROWS(n_rows) * (sb))
+
 struct g3_pc_matvec {
     G3_U32 n_cols;   /* weights per row (x length)                                    */
     G3_U32 n_rows;   /* rows of this piece                                            */

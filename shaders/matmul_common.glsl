@@ -5,9 +5,8 @@
 // Decoders: dequant.glsl's units (MV_U values in MV_U/4 runs of 4 adjacent columns,
 // MV_RS apart; MV_UPB units per block of MV_BV values in MV_BB bytes), for weights in
 // their GGUF blocks; with -DMM_STREAMS, the same units read from the STREAMS layout of
-// Q8_0 / Q4_0 (matvec_streams.comp: per piece the quants of each row, row_bytes apart,
-// then from s_off = round_up(n_rows * row_bytes, 32) the f16 block scales, row r at
-// s_off + r * SB, SB = round_up(2 * blocks, 32)). Values come out with the same float
+// Q8_0 / Q4_0 (G3_STREAMS_* in g3_shared.h; p.row_bytes is the quant bytes per row,
+// and a row handle the row's index in the piece). Values come out with the same float
 // operations as dequant.glsl's (hence host/quant.c's), so both layouts give the same
 // products.
 //
@@ -120,9 +119,8 @@ uint mm_row(uint row)
 // f16 scale of block b of row `row`.
 float mm_stream_scale(uint row, uint b)
 {
-    const uint s_off = (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
-    const uint sb = ((p.n_cols / 32u) * 2u + 31u) / 32u * 32u;
-    const uint o = s_off + row * sb + 2u * b;
+    const uint o = G3_STREAMS_SOFF(p.n_rows, p.row_bytes) +
+                   G3_STREAMS_SCALE_OFF(row, b, G3_STREAMS_SB(p.n_cols));
     return unpackHalf2x16(MV_WORD(o >> 2) >> ((o & 2u) << 3)).x;
 }
 #endif
@@ -133,10 +131,10 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
 #if defined(MM_STREAMS) && defined(W_Q8_0)
     const float d = mm_stream_scale(rh, blk);
 #ifdef MM_LANE
-    const uvec4 q4 = texelFetch(Wt, int(rh * (p.row_bytes / 16u) + 2u * blk + (k >> 1)));
+    const uvec4 q4 = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 32u) / 16u + (k >> 1)));
     const uvec2 u = (k & 1u) == 0u ? q4.xy : q4.zw;
 #else
-    const uvec2 u = unpackUint2x32(W4[rh * (p.row_bytes / 32u) + blk][k]);
+    const uvec2 u = unpackUint2x32(W4[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 32u) / 32u][k]);
 #endif
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
@@ -145,9 +143,9 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
 #elif defined(MM_STREAMS) && defined(W_Q4_0)
     const float d = mm_stream_scale(rh, blk);
 #ifdef MM_LANE
-    const uint q = texelFetch(Wt, int(rh * (p.row_bytes / 16u) + blk))[k];
+    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u))[k];
 #else
-    const u64vec2 q2 = W2[rh * (p.row_bytes / 16u) + blk];
+    const u64vec2 q2 = W2[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u];
     const uvec2 h = unpackUint2x32(q2[k >> 1]);
     const uint q = (k & 1u) == 0u ? h.x : h.y;
 #endif
@@ -191,22 +189,21 @@ void mm_step_words(uint rh, uint s, out uint sw[MM_SW])
 void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
 {
 #if defined(MM_STREAMS)
-    // Scales of blocks 2s and 2s + 1: the halves of word s % 4 of texel s / 4 of the
-    // row's scales (s_off and SB are multiples of 32 bytes).
-    const uint s_off = (p.n_rows * p.row_bytes + 31u) / 32u * 32u;
-    const uint sb = ((p.n_cols / 32u) * 2u + 31u) / 32u * 32u;
-    const uint sw = texelFetch(Wt, int((s_off + rh * sb) / 16u + (s >> 2u)))[s & 3u];
+    // Scales of blocks 2s and 2s + 1: the halves of word s % 4 of one texel (the
+    // row's 8 scales from block 8 * (s / 4); s_off is a multiple of 32 bytes).
+    const uint so = G3_STREAMS_SOFF(p.n_rows, p.row_bytes) +
+                    G3_STREAMS_SCALE_OFF(rh, 2u * s, G3_STREAMS_SB(p.n_cols));
+    const uint sw = texelFetch(Wt, int(so / 16u))[s & 3u];
     const float d = unpackHalf2x16(sw)[gi];
-    const uint t = rh * (p.row_bytes / 16u); // the row's first quant texel
 #if defined(W_Q8_0)
-    const uvec4 q4 = texelFetch(Wt, int(t + 4u * s + 2u * gi + (j >> 1)));
+    const uvec4 q4 = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 32u) / 16u + (j >> 1)));
     const uvec2 u = (j & 1u) == 0u ? q4.xy : q4.zw;
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
         w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
     }
 #else
-    const uint q = texelFetch(Wt, int(t + 2u * s + gi))[j];
+    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 16u) / 16u))[j];
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
         w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
         w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;

@@ -1,9 +1,9 @@
 #version 450
 // y[t][r] = sum_c W[r][c] * x[t][c] for Q8_0 / Q4_0 weights that the host re-laid out
-// at upload into "streams" (vk_matvec.c, CPU devices with 64-bit integers): per piece,
-// the quants of each row (row r at r * row_bytes; Q8_0 32 bytes, Q4_0 the 16 qs bytes
-// of a block, blocks in order), then from s_off = round_up(n_rows * row_bytes, 32) the
-// f16 block scales, row r at s_off + r * SB, SB = round_up(2 * blocks, 32) bytes.
+// at upload into "streams" (vk_matvec.c, CPU devices with 64-bit integers; the layout
+// is G3_STREAMS_* in g3_shared.h): quants of block b of 8 adjacent rows side by side
+// (Q8_0 32 bytes, Q4_0 the 16 qs bytes), then the f16 block scales in the same
+// grouping. p.row_bytes is the quant bytes per row (qrow).
 //
 // Lane mode only (each invocation computes ROWS whole rows, as in matvec.comp): on
 // lavapipe every load of a storage buffer whose address differs per lane costs a
@@ -120,11 +120,11 @@ void block(uint r, uint row, uint b, float d)
 {
 #if defined(W_Q8_0)
 #ifdef W_TEXEL
-    const uint t = row * (p.row_bytes / 16u) + 2u * b;
+    const uint t = G3_STREAMS_QOFF(row, b, p.row_bytes, 32u) / 16u;
     const uvec4 qa = texelFetch(Wt, int(t)), qb = texelFetch(Wt, int(t + 1u));
     const uvec2 us[4] = uvec2[4](qa.xy, qa.zw, qb.xy, qb.zw);
 #else
-    const u64vec4 q = W4[row * (p.row_bytes / 32u) + b];
+    const u64vec4 q = W4[G3_STREAMS_QOFF(row, b, p.row_bytes, 32u) / 32u];
 #endif
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
 #ifdef W_TEXEL
@@ -141,10 +141,10 @@ void block(uint r, uint row, uint b, float d)
     }
 #elif defined(W_Q4_0)
 #ifdef W_TEXEL
-    const uvec4 q = texelFetch(Wt, int(row * (p.row_bytes / 16u) + b));
+    const uvec4 q = texelFetch(Wt, int(G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u));
     const uvec2 lo = q.xy, hi = q.zw;
 #else
-    const u64vec2 q = W2[row * (p.row_bytes / 16u) + b];
+    const u64vec2 q = W2[G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u];
     const uvec2 lo = unpackUint2x32(q.x), hi = unpackUint2x32(q.y);
 #endif
     q4_unit(r, lo.x, d, 0u);
@@ -165,11 +165,11 @@ void main()
     const uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     const uint rbase = group * ROWS * wg + gl_LocalInvocationID.x;
     const uint nblk = p.n_cols / 32u;
-    const uint sb32 = (nblk + 15u) / 16u;                               // SB / 32
-    const uint s0 = (p.n_rows * p.row_bytes + 31u) / 32u;               // s_off / 32
+    const uint sb = G3_STREAMS_SB(p.n_cols), s_off = G3_STREAMS_SOFF(p.n_rows, p.row_bytes);
     // Broadcast only where lanes 0..7 of the subgroup are active (uniform per subgroup).
     const bool bcast = gl_SubgroupSize >= 8u && (subgroupBallot(true).x & 0xffu) == 0xffu;
-    // Blocks in groups of 4: one 64-bit load brings a row's 4 scales. (Unrolling more
+    // Blocks in groups of 4: one 64-bit load brings a row's 4 scales (4 blocks from a
+    // multiple of 4 lie in one 8-byte half of a 16-byte run). (Unrolling more
     // blocks per step costs lavapipe minutes of LLVM time per pipeline.) Rows past the
     // end compute row n_rows - 1 again and store nothing: no per-lane branch in the
     // loop (lavapipe turns every register write under one into a masked store).
@@ -178,10 +178,10 @@ void main()
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             const uint row = min(rbase + r * wg, p.n_rows - 1u);
 #ifdef W_TEXEL
-            const uvec4 s4 = texelFetch(Wt, int(2u * (s0 + row * sb32) + g / 8u));
+            const uvec4 s4 = texelFetch(Wt, int((s_off + G3_STREAMS_SCALE_OFF(row, g, sb)) / 16u));
             sc[r] = (g & 4u) == 0u ? s4.xy : s4.zw;
 #else
-            sc[r] = unpackUint2x32(W1[4u * (s0 + row * sb32) + g / 4u]);
+            sc[r] = unpackUint2x32(W1[(s_off + G3_STREAMS_SCALE_OFF(row, g, sb)) / 8u]);
 #endif
         }
         [[unroll]] for (uint j = 0u; j < 4u; j++) {
