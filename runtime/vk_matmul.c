@@ -225,7 +225,7 @@ static bool mm_weight_of(const g3_vk_weight *w, mm_weight *mw)
     /* Every 32-bit field 4-byte aligned (as vk_matvec.c decides for its kernels). */
     mw->aligned4 = mw->in.row_bytes % 4 == 0 && (t->bytes % 4 == 0 || t->block == 1);
     mw->row_bytes = mw->in.streams
-                        ? (uint32_t)(mw->in.cols / (mw->in.type == G3_TYPE_Q4_0 ? 2 : 1))
+                        ? (uint32_t)(mw->in.cols / (mw->in.type == G3_TYPE_Q8_0 ? 1 : 2))
                         : (uint32_t)mw->in.row_bytes;
     return true;
 }
@@ -331,11 +331,16 @@ static g3_status mm_pipeline(g3_vk_matmul *mm, const mm_plan *pl, const g3_vk_pi
         mm->cap_pipes = cap;
     }
     const g3_vk_mm_type *t = &g3_vk_mm_types[pl->key.ti];
-    const bool lane = pl->key.lane, q4 = t->type == G3_TYPE_Q4_0;
+    const bool lane = pl->key.lane;
     g3_shader_id shader = lane ? t->lane : t->tile;
-    if (pl->key.streams)
-        shader = lane ? (q4 ? G3_SHADER_MATMUL_LANE_STREAMS_Q4_0 : G3_SHADER_MATMUL_LANE_STREAMS_Q8_0)
-                      : (q4 ? G3_SHADER_MATMUL_TILE_STREAMS_Q4_0 : G3_SHADER_MATMUL_TILE_STREAMS_Q8_0);
+    static const g3_shader_id streams_shader[3][2] = {/* [g3_vk_streams_kind][lane] */
+        {G3_SHADER_MATMUL_TILE_STREAMS_Q8_0, G3_SHADER_MATMUL_LANE_STREAMS_Q8_0},
+        {G3_SHADER_MATMUL_TILE_STREAMS_Q4_0, G3_SHADER_MATMUL_LANE_STREAMS_Q4_0},
+        {G3_SHADER_MATMUL_TILE_STREAMS_Q5_0, G3_SHADER_MATMUL_LANE_STREAMS_Q5_0},
+    };
+    const int kind = g3_vk_streams_kind(t->type);
+    if (pl->key.streams && kind >= 0)
+        shader = streams_shader[kind][lane];
     const g3_vk_pipeline_desc desc = {
         .shader = shader,
         .n_bindings = 3,

@@ -52,7 +52,7 @@ struct g3_vk_matvec {
     /* [type index][aligned4][1 token, G3_MATVEC_MAX_TOKENS]: created on the first
        upload of that type and alignment */
     g3_vk_pipeline *pipes[G3_VK_MV_NTYPES][2][2];
-    g3_vk_pipeline *spipes[2][3]; /* STREAMS: [Q8_0, Q4_0][1 token, batch, 1 token
+    g3_vk_pipeline *spipes[3][3]; /* STREAMS: [Q8_0, Q4_0, Q5_0][1 token, batch, 1 token
                                      with x in a uniform buffer]                    */
     bool texel;               /* STREAMS weights read as a uniform texel buffer    */
 };
@@ -184,7 +184,7 @@ void g3_vk_matvec_free(g3_vk_matvec *mv)
         for (int a = 0; a < 2; a++)
             for (int n = 0; n < 2; n++)
                 g3_vk_pipeline_free(mv->ctx, mv->pipes[i][a][n]);
-    for (int a = 0; a < 2; a++)
+    for (int a = 0; a < 3; a++)
         for (int n = 0; n < 3; n++)
             g3_vk_pipeline_free(mv->ctx, mv->spipes[a][n]);
     free(mv);
@@ -195,26 +195,34 @@ g3_vk_matvec_options g3_vk_matvec_get_options(const g3_vk_matvec *mv)
     return mv ? mv->opt : (g3_vk_matvec_options){0};
 }
 
-/* streams: the STREAMS kernel of Q8_0 / Q4_0 (ti's type), aligned4 unused; batch 2:
- * its 1-token variant with x in a uniform buffer. */
-/* [Q4_0][texel][x uniform] */
-static const g3_shader_id streams_shader[2][2][2] = {
+/* streams: the STREAMS kernel of Q8_0 / Q4_0 / Q5_0 (ti's type), aligned4 unused;
+ * batch 2: its 1-token variant with x in a uniform buffer. */
+/* [g3_vk_streams_kind][texel][x uniform] */
+static const g3_shader_id streams_shader[3][2][2] = {
     {{G3_SHADER_MATVEC_STREAMS_Q8_0, G3_SHADER_MATVEC_STREAMS_Q8_0_U},
      {G3_SHADER_MATVEC_STREAMS_Q8_0_T, G3_SHADER_MATVEC_STREAMS_Q8_0_UT}},
     {{G3_SHADER_MATVEC_STREAMS_Q4_0, G3_SHADER_MATVEC_STREAMS_Q4_0_U},
      {G3_SHADER_MATVEC_STREAMS_Q4_0_T, G3_SHADER_MATVEC_STREAMS_Q4_0_UT}},
+    {{G3_SHADER_MATVEC_STREAMS_Q5_0, G3_SHADER_MATVEC_STREAMS_Q5_0_U},
+     {G3_SHADER_MATVEC_STREAMS_Q5_0_T, G3_SHADER_MATVEC_STREAMS_Q5_0_UT}},
 };
+
+int g3_vk_streams_kind(uint32_t type)
+{
+    return type == G3_TYPE_Q8_0 ? 0 : type == G3_TYPE_Q4_0 ? 1 : type == G3_TYPE_Q5_0 ? 2 : -1;
+}
 
 static g3_status mv_pipeline(g3_vk_matvec *mv, int ti, bool aligned4, bool streams, int batch,
                              const g3_vk_pipeline **out, g3_err *err)
 {
-    const bool q4 = g3_vk_mv_types[ti].type == G3_TYPE_Q4_0;
+    const int kind = streams ? g3_vk_streams_kind(g3_vk_mv_types[ti].type) : 0;
+    G3_ASSERT(kind >= 0);
     g3_vk_pipeline **slot =
-        streams ? &mv->spipes[q4][batch] : &mv->pipes[ti][aligned4][batch];
+        streams ? &mv->spipes[kind][batch] : &mv->pipes[ti][aligned4][batch];
     if (!*slot) {
         const g3_vk_pipeline_desc desc = {
             .shader = !streams   ? g3_vk_mv_types[ti].shader
-                      : streams_shader[q4][mv->texel][batch == 2],
+                      : streams_shader[kind][mv->texel][batch == 2],
             .uniform_mask = batch == 2 ? 1u << G3_MATVEC_BINDING_X : 0,
             .texel_mask = streams && mv->texel ? 1u << G3_MATVEC_BINDING_W : 0,
             .n_bindings = 3,
@@ -315,7 +323,7 @@ static g3_status stage_copy(g3_vk_cmd *cmd, g3_vk_buffer *staging, const uint8_t
 /* STREAMS layout of `rows` rows (matvec_streams.comp): bytes of the quants, offset of
  * the scales, scale bytes per row, total. */
 typedef struct streams_geom {
-    uint64_t s_off, sb, total;
+    uint64_t s_off, sb, h_off, hb, total; /* h_off, hb: Q5_0's qh words (0 otherwise) */
 } streams_geom;
 
 static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
@@ -323,7 +331,9 @@ static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
     streams_geom g;
     g.s_off = G3_STREAMS_SOFF(rows, (uint64_t)w->qrow);
     g.sb = G3_STREAMS_SB((uint64_t)w->cols);
-    g.total = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
+    g.h_off = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
+    g.hb = w->type == G3_TYPE_Q5_0 ? G3_STREAMS_HB((uint64_t)w->cols) : 0;
+    g.total = g.h_off + G3_STREAMS_ROUND_ROWS(rows) * g.hb;
     return g;
 }
 
@@ -331,15 +341,20 @@ static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
 static void streams_fill(const g3_vk_weight *w, const uint8_t *src, uint64_t rows, uint8_t *dst)
 {
     const streams_geom g = streams_of(w, rows);
-    const uint32_t nblk = w->cols / 32, bb = w->type == G3_TYPE_Q4_0 ? 18 : 34;
-    const uint32_t qb = bb - 2; /* quant bytes per block */
+    const uint32_t nblk = w->cols / 32;
+    /* GGUF blocks: f16 d, then Q8_0 qs[32]; Q4_0 qs[16]; Q5_0 qh[4], qs[16]. */
+    const uint32_t bb = w->type == G3_TYPE_Q8_0 ? 34 : w->type == G3_TYPE_Q4_0 ? 18 : 22;
+    const uint32_t qs = w->type == G3_TYPE_Q5_0 ? 6 : 2; /* qs offset in the block */
+    const uint32_t qb = bb - qs;                         /* quant bytes per block  */
     memset(dst, 0, g.total);
     for (uint64_t r = 0; r < rows; r++) {
         const uint8_t *row = src + r * w->row_bytes;
         for (uint64_t b = 0; b < nblk; b++) {
-            memcpy(dst + G3_STREAMS_QOFF(r, b, (uint64_t)w->qrow, (uint64_t)qb), row + b * bb + 2,
+            memcpy(dst + G3_STREAMS_QOFF(r, b, (uint64_t)w->qrow, (uint64_t)qb), row + b * bb + qs,
                    qb);
             memcpy(dst + g.s_off + G3_STREAMS_SCALE_OFF(r, b, g.sb), row + b * bb, 2);
+            if (g.hb)
+                memcpy(dst + g.h_off + G3_STREAMS_HOFF(r, b, g.hb), row + b * bb + 2, 4);
         }
     }
 }
@@ -376,12 +391,12 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     vw->cols = (uint32_t)w->ne[0];
     vw->rows = (uint32_t)w->ne[1];
     vw->row_bytes = (uint32_t)row_bytes;
-    vw->streams = mv->opt.layout == G3_VK_MATVEC_LAYOUT_STREAMS &&
-                  (w->type == G3_TYPE_Q8_0 || w->type == G3_TYPE_Q4_0);
-    vw->qrow = vw->cols / (w->type == G3_TYPE_Q4_0 ? 2 : 1);
+    vw->streams = mv->opt.layout == G3_VK_MATVEC_LAYOUT_STREAMS && g3_vk_streams_kind(w->type) >= 0;
+    vw->qrow = vw->cols / (w->type == G3_TYPE_Q8_0 ? 1 : 2);
     /* Whole rows per piece; each piece has its own buffer, so every binding starts
      * at offset 0 and minStorageBufferOffsetAlignment never constrains the split. */
-    const uint64_t per_row = vw->streams ? vw->qrow + streams_of(vw, 1).sb : row_bytes;
+    const uint64_t per_row =
+        vw->streams ? vw->qrow + streams_of(vw, 1).sb + streams_of(vw, 1).hb : row_bytes;
     uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
     /* STREAMS pieces of whole row groups (a piece's image rounds its rows up to one). */
     if (vw->streams && rpp < vw->rows)

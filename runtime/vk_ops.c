@@ -59,6 +59,7 @@ enum {
     P_TOPK_FINAL,
     P_EMBED_STREAMS_Q8_0, /* STREAMS-layout tables (vk_matvec.h) */
     P_EMBED_STREAMS_Q4_0,
+    P_EMBED_STREAMS_Q5_0,
     P_EMBED,                                        /* + 2 * type index + aligned4 */
     P_COUNT = P_EMBED + 2 * (int)G3_VK_EMBED_NTYPES,
 };
@@ -142,8 +143,10 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
         break;
     case P_EMBED_STREAMS_Q8_0:
     case P_EMBED_STREAMS_Q4_0:
-        d.shader = slot == P_EMBED_STREAMS_Q8_0 ? G3_SHADER_EMBED_STREAMS_Q8_0
-                                                : G3_SHADER_EMBED_STREAMS_Q4_0;
+    case P_EMBED_STREAMS_Q5_0:
+        d.shader = slot == P_EMBED_STREAMS_Q8_0   ? G3_SHADER_EMBED_STREAMS_Q8_0
+                   : slot == P_EMBED_STREAMS_Q4_0 ? G3_SHADER_EMBED_STREAMS_Q4_0
+                                                  : G3_SHADER_EMBED_STREAMS_Q5_0;
         d.n_bindings = 3;
         d.push_size = sizeof(struct g3_pc_embed);
         break;
@@ -276,11 +279,13 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
                     "fit blocks of %u values in %u bytes", emb->cols,
                     (unsigned long long)emb->row_bytes, t->block, t->bytes);
     const bool streams = emb->streams;
-    if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0)
-        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG, "embed: the streams layout is for Q8_0 / Q4_0");
+    if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0 && t->type != G3_TYPE_Q5_0)
+        return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG,
+                              "embed: the streams layout is for Q8_0 / Q4_0 / Q5_0");
     /* STREAMS: G3_STREAMS_* (g3_shared.h, embed_streams.comp). */
-    const uint64_t qrow = t->type == G3_TYPE_Q4_0 ? emb->cols / 2 : emb->cols;
+    const uint64_t qrow = t->type == G3_TYPE_Q8_0 ? emb->cols : emb->cols / 2;
     const uint64_t sb = G3_STREAMS_SB((uint64_t)emb->cols);
+    const uint64_t hb = t->type == G3_TYPE_Q5_0 ? G3_STREAMS_HB((uint64_t)emb->cols) : 0;
     struct g3_pc_embed pc = {
         .n_cols = emb->cols,
         .row_bytes = (uint32_t)(streams ? qrow : emb->row_bytes),
@@ -298,7 +303,8 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     const g3_vk_pipeline *pp =
         get_pipe(cmd, ops, !streams                     ? P_EMBED + 2 * ti + aligned4
                            : t->type == G3_TYPE_Q8_0 ? P_EMBED_STREAMS_Q8_0
-                                                       : P_EMBED_STREAMS_Q4_0);
+                           : t->type == G3_TYPE_Q4_0 ? P_EMBED_STREAMS_Q4_0
+                                                       : P_EMBED_STREAMS_Q5_0);
     if (!pp)
         return cmd->err.status;
     /* Dequant units per row (dequant.glsl): 4 values for the float types, 8 or 16
@@ -311,7 +317,8 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     for (uint32_t i = 0; i < emb->n_pieces; i++) {
         const g3_vk_rows *r = &emb->pieces[i];
         const uint64_t bytes =
-            (streams ? G3_STREAMS_BYTES((uint64_t)r->n_rows, qrow, sb)
+            (streams ? G3_STREAMS_BYTES((uint64_t)r->n_rows, qrow, sb) +
+                           G3_STREAMS_ROUND_ROWS((uint64_t)r->n_rows) * hb
                      : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,
                                 &b[G3_EMBED_BINDING_W], &pc.w_off))

@@ -32,8 +32,15 @@ void main()
     const uint j = c % 32u, o = p.w_off + G3_STREAMS_QOFF(r, b, p.row_bytes, 16u) + (j & 15u);
     const uint nib = bitfieldExtract(W[o >> 2], int(8u * (o & 3u) + (j < 16u ? 0u : 4u)), 4);
     const float q = float(int(nib) - 8);
+#elif defined(W_Q5_0)
+    const uint j = c % 32u, o = p.w_off + G3_STREAMS_QOFF(r, b, p.row_bytes, 16u) + (j & 15u);
+    const uint nib = bitfieldExtract(W[o >> 2], int(8u * (o & 3u) + (j < 16u ? 0u : 4u)), 4);
+    const uint sb = G3_STREAMS_SB(p.n_cols);
+    const uint ho = p.w_off + G3_STREAMS_BYTES(p.n_rows, p.row_bytes, sb) +
+                    G3_STREAMS_HOFF(r, b, G3_STREAMS_HB(p.n_cols));
+    const float q = float(int(nib | (bitfieldExtract(W[ho >> 2], int(j), 1) << 4)) - 16);
 #else
-#error "define W_Q8_0 or W_Q4_0"
+#error "define W_Q8_0, W_Q4_0 or W_Q5_0"
 #endif
     Y[p.y_off + t * p.n_cols + c] = q * d * p.scale;
 }

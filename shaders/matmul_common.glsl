@@ -125,6 +125,20 @@ float mm_stream_scale(uint row, uint b)
 }
 #endif
 
+#if defined(MM_STREAMS) && defined(W_Q5_0)
+// Unit k of a Q5_0 block from its qs word q and qh, as dequant.glsl decodes it.
+void mm_q5_values(uint q, uint qh, uint k, float d, out vec4 w[NRUN])
+{
+    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
+        const uint j = 4u * k + i;
+        const uint x0 = bitfieldExtract(q, int(8u * i), 4) | (bitfieldExtract(qh, int(j), 1) << 4);
+        const uint x1 = bitfieldExtract(q, int(8u * i + 4u), 4) | (bitfieldExtract(qh, int(j + 16u), 1) << 4);
+        w[0][i] = float(int(x0) - 16) * d;
+        w[1][i] = float(int(x1) - 16) * d;
+    }
+}
+#endif
+
 // Unit k of block blk of row handle rh (mm_row).
 void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
 {
@@ -153,8 +167,21 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
         w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
         w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
     }
+#elif defined(MM_STREAMS) && defined(W_Q5_0)
+    const float d = mm_stream_scale(rh, blk);
+    const uint sb = G3_STREAMS_SB(p.n_cols);
+    const uint qh = MV_WORD((G3_STREAMS_BYTES(p.n_rows, p.row_bytes, sb) +
+                             G3_STREAMS_HOFF(rh, blk, G3_STREAMS_HB(p.n_cols))) >> 2);
+#ifdef MM_LANE
+    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u))[k];
+#else
+    const u64vec2 q2 = W2[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u];
+    const uvec2 h = unpackUint2x32(q2[k >> 1]);
+    const uint q = (k & 1u) == 0u ? h.x : h.y;
+#endif
+    mm_q5_values(q, qh, k, d, w);
 #elif defined(MM_STREAMS)
-#error "MM_STREAMS is for W_Q8_0 and W_Q4_0"
+#error "MM_STREAMS is for W_Q8_0, W_Q4_0 and W_Q5_0"
 #else
     mv_deq_at(rh + blk * MV_BB, k, w);
 #endif
@@ -202,6 +229,13 @@ void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
         w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
     }
+#elif defined(W_Q5_0)
+    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 16u) / 16u))[j];
+    // The qh words of blocks 2s and 2s + 1: words 2 (s % 2) + gi of one texel.
+    const uint ho = G3_STREAMS_BYTES(p.n_rows, p.row_bytes, G3_STREAMS_SB(p.n_cols)) +
+                    G3_STREAMS_HOFF(rh, 2u * s, G3_STREAMS_HB(p.n_cols));
+    const uint qh = texelFetch(Wt, int(ho / 16u))[2u * (s & 1u) + gi];
+    mm_q5_values(q, qh, j, d, w);
 #else
     const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 16u) / 16u))[j];
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {

@@ -3,7 +3,8 @@
 // at upload into "streams" (vk_matvec.c, CPU devices with 64-bit integers; the layout
 // is G3_STREAMS_* in g3_shared.h): quants of block b of 8 adjacent rows side by side
 // (Q8_0 32 bytes, Q4_0 the 16 qs bytes), then the f16 block scales in the same
-// grouping. p.row_bytes is the quant bytes per row (qrow).
+// grouping; Q5_0 then its qh words (G3_STREAMS_HOFF). p.row_bytes is the quant bytes
+// per row (qrow).
 //
 // Lane mode only (each invocation computes ROWS whole rows, as in matvec.comp): on
 // lavapipe every load of a storage buffer whose address differs per lane costs a
@@ -52,7 +53,7 @@ layout(push_constant) uniform PC { g3_pc_matvec p; };
 
 float acc[ROWS][NT];
 vec4 xa[NT][8]; // x of the current block, 8 runs of 4 columns
-float xs[NT][4]; // Q4_0: x summed over each unit's two runs (k and k + 4)
+float xs[NT][4]; // Q4_0 / Q5_0: x summed over each unit's two runs (k and k + 4)
 
 // x of block b for every token.
 void load_x(uint b, bool bcast)
@@ -79,7 +80,7 @@ void load_x(uint b, bool bcast)
                     xa[t][k] = X4[x0 + k];
             }
 #endif
-#if defined(W_Q4_0)
+#if defined(W_Q4_0) || defined(W_Q5_0)
             [[unroll]] for (uint k = 0u; k < 4u; k++)
                 xs[t][k] = dot(xa[t][k] + xa[t][k + 4u], vec4(1.0));
 #endif
@@ -102,6 +103,24 @@ void unit(uint r, vec4 q0, vec4 q1, uint i0, uint i1, float d, float off)
     }
 }
 
+#if defined(W_Q5_0)
+// Unit k of a Q5_0 block: as Q4_0's, each nibble with its 5th bit (qh bit 4k + i for
+// the low nibbles, 16 + 4k + i for the high ones) moved to bit 4 of its byte: bits
+// b0..b3 to bytes 0..3 by one multiply (the shifted copies do not overlap). The
+// offset of 16 comes off through the x sums.
+void q5_unit(uint r, uint u, uint qh, float d, uint k)
+{
+    const uint hl = (((qh >> (4u * k)) & 15u) * 0x00204081u) & 0x01010101u;
+    const uint hh = (((qh >> (16u + 4u * k)) & 15u) * 0x00204081u) & 0x01010101u;
+    const uint lo = (u & 0x0f0f0f0fu) | (hl << 4), hi = ((u >> 4) & 0x0f0f0f0fu) | (hh << 4);
+    const vec4 q0 = vec4(float(lo & 31u), float((lo >> 8) & 31u), float((lo >> 16) & 31u),
+                         float(lo >> 24));
+    const vec4 q1 = vec4(float(hi & 31u), float((hi >> 8) & 31u), float((hi >> 16) & 31u),
+                         float(hi >> 24));
+    unit(r, q0, q1, k, k + 4u, d, 16.0);
+}
+#endif
+
 #if defined(W_Q4_0)
 // Unit k of a Q4_0 block: qs word u = columns 4k..4k+3 (low nibbles) and 16+4k.. (high),
 // nibbles as they are (the offset of 8 comes off through the x sums).
@@ -115,8 +134,8 @@ void q4_unit(uint r, uint u, float d, uint k)
 }
 #endif
 
-// Block b of row `row` with scale d into acc[r].
-void block(uint r, uint row, uint b, float d)
+// Block b of row `row` with scale d (and Q5_0's qh word) into acc[r].
+void block(uint r, uint row, uint b, float d, uint qh)
 {
 #if defined(W_Q8_0)
 #ifdef W_TEXEL
@@ -151,8 +170,19 @@ void block(uint r, uint row, uint b, float d)
     q4_unit(r, lo.y, d, 1u);
     q4_unit(r, hi.x, d, 2u);
     q4_unit(r, hi.y, d, 3u);
+#elif defined(W_Q5_0)
+#ifdef W_TEXEL
+    const uvec4 q = texelFetch(Wt, int(G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u));
 #else
-#error "define W_Q8_0 or W_Q4_0"
+    const u64vec2 q2 = W2[G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u];
+    const uvec4 q = uvec4(unpackUint2x32(q2.x), unpackUint2x32(q2.y));
+#endif
+    q5_unit(r, q.x, qh, d, 0u);
+    q5_unit(r, q.y, qh, d, 1u);
+    q5_unit(r, q.z, qh, d, 2u);
+    q5_unit(r, q.w, qh, d, 3u);
+#else
+#error "define W_Q8_0, W_Q4_0 or W_Q5_0"
 #endif
 }
 
@@ -166,6 +196,9 @@ void main()
     const uint rbase = group * ROWS * wg + gl_LocalInvocationID.x;
     const uint nblk = p.n_cols / 32u;
     const uint sb = G3_STREAMS_SB(p.n_cols), s_off = G3_STREAMS_SOFF(p.n_rows, p.row_bytes);
+#if defined(W_Q5_0)
+    const uint hb = G3_STREAMS_HB(p.n_cols), h_off = G3_STREAMS_BYTES(p.n_rows, p.row_bytes, sb);
+#endif
     // Broadcast only where lanes 0..7 of the subgroup are active (uniform per subgroup).
     const bool bcast = gl_SubgroupSize >= 8u && (subgroupBallot(true).x & 0xffu) == 0xffu;
     // Blocks in groups of 4: one 64-bit load brings a row's 4 scales (4 blocks from a
@@ -175,8 +208,19 @@ void main()
     // loop (lavapipe turns every register write under one into a masked store).
     for (uint g = 0u; g < nblk; g += 4u) {
         uvec2 sc[ROWS];
+        uvec4 qh[ROWS]; // Q5_0: the qh words of blocks g..g + 3
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             const uint row = min(rbase + r * wg, p.n_rows - 1u);
+#if defined(W_Q5_0)
+#ifdef W_TEXEL
+            qh[r] = texelFetch(Wt, int((h_off + G3_STREAMS_HOFF(row, g, hb)) / 16u));
+#else
+            const u64vec2 h2 = W2[(h_off + G3_STREAMS_HOFF(row, g, hb)) / 16u];
+            qh[r] = uvec4(unpackUint2x32(h2.x), unpackUint2x32(h2.y));
+#endif
+#else
+            qh[r] = uvec4(0u);
+#endif
 #ifdef W_TEXEL
             const uvec4 s4 = texelFetch(Wt, int((s_off + G3_STREAMS_SCALE_OFF(row, g, sb)) / 16u));
             sc[r] = (g & 4u) == 0u ? s4.xy : s4.zw;
@@ -192,7 +236,7 @@ void main()
                     const uint row = min(rbase + r * wg, p.n_rows - 1u);
                     const uvec2 h = sc[r];
                     const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
-                    block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y);
+                    block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y, qh[r][j]);
                 }
             }
         }

@@ -36,6 +36,7 @@
 #include "test.h"
 #include "vk.h"
 #include "vk_matvec.h"
+#include "vk_ops.h"
 
 #define GUARD 64
 #define SENTINEL 0x7fc0deadu
@@ -541,6 +542,85 @@ static void bench_types(g3_vk_matvec *mv)
     }
 }
 
+/* The embedding gather from STREAMS-layout tables (the tied LM head of a lane-mode
+ * device gathers its rows from the matvec's own pieces): Q8_0, Q4_0 and Q5_0 tables
+ * of 37 rows forced into pieces of 16 rows (row groups of 8 and a partial last group
+ * in every piece), rows at the group and piece edges, against the exact dequantized
+ * rows times the scale: float(q) * d * scale on both sides, so equal bit for bit. */
+static void test_streams_embed(void)
+{
+    g3_vk_ops *ops = NULL;
+    g3_err err = {0};
+    const g3_vk_ops_options oo = {.n_head = 4, .n_head_kv = 1, .head_dim = 256};
+    if (g3_vk_ops_create(ctx, &oo, &ops, &err) != G3_OK) {
+        CHECK(0, "streams embed: ops: %s", err.msg);
+        return;
+    }
+    static const uint32_t types[] = {G3_TYPE_Q8_0, G3_TYPE_Q4_0, G3_TYPE_Q5_0};
+    static const uint32_t toks[] = {0, 7, 8, 15, 16, 23, 36, 31, 17};
+    enum { NT = 9, COLS = 640, ROWS = 37 };
+    const float scale = 25.3f;
+    for (size_t ti = 0; ti < G3_ARRAY_LEN(types); ti++) {
+        /* Pieces of 16 rows: a row's quants, scales and (Q5_0) qh words, and slack. */
+        const uint64_t per_row = (types[ti] == G3_TYPE_Q8_0 ? COLS : COLS / 2) +
+                                 G3_STREAMS_SB(COLS) +
+                                 (types[ti] == G3_TYPE_Q5_0 ? G3_STREAMS_HB(COLS) : 0);
+        const g3_vk_matvec_options o = {.mode = G3_VK_MATVEC_LANE,
+                                        .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
+                                        .max_piece_bytes = 16 * per_row + 32 + G3_MATVEC_PAD_BYTES};
+        g3_vk_matvec *mv = NULL;
+        if (g3_vk_matvec_create(ctx, &o, &mv, &err) != G3_OK) {
+            printf("streams embed: no streams layout here: %s\n", err.msg);
+            break;
+        }
+        host_weight hw;
+        CHECK(make_weight(&hw, types[ti], COLS, ROWS, "token_embd.weight", true), "weight");
+        g3_vk_weight *vw = NULL;
+        g3_vk_buffer *bt = NULL, *by = NULL;
+        float *y = calloc((size_t)NT * COLS, sizeof(float));
+        G3_ASSERT(y);
+        if (g3_vk_weight_upload(mv, &hw.w, NULL, NULL, &vw, &err) != G3_OK ||
+            g3_vk_buffer_create(ctx, sizeof(toks), G3_VK_MEMORY_DEVICE, "tokens", &bt, &err) ||
+            g3_vk_buffer_create(ctx, (uint64_t)NT * COLS * 4, G3_VK_MEMORY_DEVICE, "y", &by,
+                                &err) ||
+            g3_vk_buffer_upload(ctx, bt, 0, toks, sizeof(toks), &err)) {
+            CHECK(0, "streams embed %s: %s", g3_type_name(types[ti]), err.msg);
+            goto next;
+        }
+        const g3_vk_weight_info in = g3_vk_weight_get_info(vw);
+        CHECK(in.streams && in.n_pieces == 3, "%s: streams %d, %u pieces", g3_type_name(types[ti]),
+              in.streams, in.n_pieces);
+        g3_vk_rows pieces[8];
+        for (uint32_t i = 0; i < in.n_pieces && i < 8; i++)
+            pieces[i] = g3_vk_weight_piece(vw, i);
+        const g3_vk_embedding emb = {.type = in.type, .cols = COLS, .row_bytes = in.row_bytes,
+                                     .n_pieces = G3_MIN(in.n_pieces, 8u), .pieces = pieces,
+                                     .streams = in.streams};
+        g3_vk_cmd_begin(cmd);
+        g3_vk_record_embed(cmd, ops, &emb, (g3_vk_loc){bt, 0}, NT, scale, (g3_vk_loc){by, 0});
+        if (g3_vk_cmd_submit_wait(cmd, &err) != G3_OK ||
+            g3_vk_buffer_download(ctx, by, 0, y, (uint64_t)NT * COLS * 4, &err) != G3_OK) {
+            CHECK(0, "streams embed %s: run: %s", g3_type_name(types[ti]), err.msg);
+            goto next;
+        }
+        int bad = 0;
+        for (int t = 0; t < NT; t++)
+            for (int c = 0; c < COLS; c++)
+                bad += y[t * COLS + c] != hw.deq[toks[t] * COLS + c] * scale;
+        CHECK(bad == 0, "streams embed %s: %d of %d values differ", g3_type_name(types[ti]),
+              bad, NT * COLS);
+    next:
+        free(y);
+        g3_vk_buffer_free(ctx, bt);
+        g3_vk_buffer_free(ctx, by);
+        g3_vk_weight_free(vw);
+        g3_vk_matvec_free(mv);
+        free_weight(&hw);
+    }
+    printf("streams embed: Q8_0, Q4_0, Q5_0 tables in 3 pieces\n");
+    g3_vk_ops_free(ops);
+}
+
 int main(void)
 {
     g3_err err = {0};
@@ -619,6 +699,7 @@ int main(void)
             err = (g3_err){0};
         }
         g3_vk_matvec_free(mv2);
+        test_streams_embed();
     }
     test_lm_head(mv, bench);
     if (bench)
