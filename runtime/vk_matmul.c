@@ -333,10 +333,12 @@ static g3_status mm_pipeline(g3_vk_matmul *mm, const mm_plan *pl, const g3_vk_pi
     const g3_vk_mm_type *t = &g3_vk_mm_types[pl->key.ti];
     const bool lane = pl->key.lane;
     g3_shader_id shader = lane ? t->lane : t->tile;
-    static const g3_shader_id streams_shader[3][2] = {/* [g3_vk_streams_kind][lane] */
+    static const g3_shader_id streams_shader[5][2] = {/* [g3_vk_streams_kind][lane] */
         {G3_SHADER_MATMUL_TILE_STREAMS_Q8_0, G3_SHADER_MATMUL_LANE_STREAMS_Q8_0},
         {G3_SHADER_MATMUL_TILE_STREAMS_Q4_0, G3_SHADER_MATMUL_LANE_STREAMS_Q4_0},
         {G3_SHADER_MATMUL_TILE_STREAMS_Q5_0, G3_SHADER_MATMUL_LANE_STREAMS_Q5_0},
+        {G3_SHADER_MATMUL_TILE_STREAMS_Q4_1, G3_SHADER_MATMUL_LANE_STREAMS_Q4_1},
+        {G3_SHADER_MATMUL_TILE_STREAMS_Q5_1, G3_SHADER_MATMUL_LANE_STREAMS_Q5_1},
     };
     const int kind = g3_vk_streams_kind(t->type);
     if (pl->key.streams && kind >= 0)

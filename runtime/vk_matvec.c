@@ -52,7 +52,7 @@ struct g3_vk_matvec {
     /* [type index][aligned4][1 token, G3_MATVEC_MAX_TOKENS]: created on the first
        upload of that type and alignment */
     g3_vk_pipeline *pipes[G3_VK_MV_NTYPES][2][2];
-    g3_vk_pipeline *spipes[3][3]; /* STREAMS: [Q8_0, Q4_0, Q5_0][1 token, batch, 1 token
+    g3_vk_pipeline *spipes[5][3]; /* STREAMS: [g3_vk_streams_kind][1 token, batch, 1 token
                                      with x in a uniform buffer]                    */
     bool texel;               /* STREAMS weights read as a uniform texel buffer    */
 };
@@ -184,7 +184,7 @@ void g3_vk_matvec_free(g3_vk_matvec *mv)
         for (int a = 0; a < 2; a++)
             for (int n = 0; n < 2; n++)
                 g3_vk_pipeline_free(mv->ctx, mv->pipes[i][a][n]);
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < 5; a++)
         for (int n = 0; n < 3; n++)
             g3_vk_pipeline_free(mv->ctx, mv->spipes[a][n]);
     free(mv);
@@ -198,18 +198,29 @@ g3_vk_matvec_options g3_vk_matvec_get_options(const g3_vk_matvec *mv)
 /* streams: the STREAMS kernel of Q8_0 / Q4_0 / Q5_0 (ti's type), aligned4 unused;
  * batch 2: its 1-token variant with x in a uniform buffer. */
 /* [g3_vk_streams_kind][texel][x uniform] */
-static const g3_shader_id streams_shader[3][2][2] = {
+static const g3_shader_id streams_shader[5][2][2] = {
     {{G3_SHADER_MATVEC_STREAMS_Q8_0, G3_SHADER_MATVEC_STREAMS_Q8_0_U},
      {G3_SHADER_MATVEC_STREAMS_Q8_0_T, G3_SHADER_MATVEC_STREAMS_Q8_0_UT}},
     {{G3_SHADER_MATVEC_STREAMS_Q4_0, G3_SHADER_MATVEC_STREAMS_Q4_0_U},
      {G3_SHADER_MATVEC_STREAMS_Q4_0_T, G3_SHADER_MATVEC_STREAMS_Q4_0_UT}},
     {{G3_SHADER_MATVEC_STREAMS_Q5_0, G3_SHADER_MATVEC_STREAMS_Q5_0_U},
      {G3_SHADER_MATVEC_STREAMS_Q5_0_T, G3_SHADER_MATVEC_STREAMS_Q5_0_UT}},
+    {{G3_SHADER_MATVEC_STREAMS_Q4_1, G3_SHADER_MATVEC_STREAMS_Q4_1_U},
+     {G3_SHADER_MATVEC_STREAMS_Q4_1_T, G3_SHADER_MATVEC_STREAMS_Q4_1_UT}},
+    {{G3_SHADER_MATVEC_STREAMS_Q5_1, G3_SHADER_MATVEC_STREAMS_Q5_1_U},
+     {G3_SHADER_MATVEC_STREAMS_Q5_1_T, G3_SHADER_MATVEC_STREAMS_Q5_1_UT}},
 };
 
 int g3_vk_streams_kind(uint32_t type)
 {
-    return type == G3_TYPE_Q8_0 ? 0 : type == G3_TYPE_Q4_0 ? 1 : type == G3_TYPE_Q5_0 ? 2 : -1;
+    switch (type) {
+    case G3_TYPE_Q8_0: return 0;
+    case G3_TYPE_Q4_0: return 1;
+    case G3_TYPE_Q5_0: return 2;
+    case G3_TYPE_Q4_1: return 3;
+    case G3_TYPE_Q5_1: return 4;
+    default: return -1;
+    }
 }
 
 static g3_status mv_pipeline(g3_vk_matvec *mv, int ti, bool aligned4, bool streams, int batch,
@@ -323,16 +334,22 @@ static g3_status stage_copy(g3_vk_cmd *cmd, g3_vk_buffer *staging, const uint8_t
 /* STREAMS layout of `rows` rows (matvec_streams.comp): bytes of the quants, offset of
  * the scales, scale bytes per row, total. */
 typedef struct streams_geom {
-    uint64_t s_off, sb, h_off, hb, total; /* h_off, hb: Q5_0's qh words (0 otherwise) */
+    uint64_t s_off, sb; /* scales                                                   */
+    uint64_t m_off;     /* minima (Q4_1, Q5_1)                                       */
+    uint64_t h_off, hb; /* qh words (Q5_0, Q5_1; hb 0 otherwise)                     */
+    uint64_t total;
+    bool min;
 } streams_geom;
 
 static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
 {
     streams_geom g;
+    g.min = w->type == G3_TYPE_Q4_1 || w->type == G3_TYPE_Q5_1;
     g.s_off = G3_STREAMS_SOFF(rows, (uint64_t)w->qrow);
     g.sb = G3_STREAMS_SB((uint64_t)w->cols);
-    g.h_off = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
-    g.hb = w->type == G3_TYPE_Q5_0 ? G3_STREAMS_HB((uint64_t)w->cols) : 0;
+    g.m_off = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
+    g.h_off = G3_STREAMS_QH_OFF(rows, (uint64_t)w->qrow, g.sb, (uint64_t)g.min);
+    g.hb = w->type == G3_TYPE_Q5_0 || w->type == G3_TYPE_Q5_1 ? G3_STREAMS_HB((uint64_t)w->cols) : 0;
     g.total = g.h_off + G3_STREAMS_ROUND_ROWS(rows) * g.hb;
     return g;
 }
@@ -342,10 +359,12 @@ static void streams_fill(const g3_vk_weight *w, const uint8_t *src, uint64_t row
 {
     const streams_geom g = streams_of(w, rows);
     const uint32_t nblk = w->cols / 32;
-    /* GGUF blocks: f16 d, then Q8_0 qs[32]; Q4_0 qs[16]; Q5_0 qh[4], qs[16]. */
-    const uint32_t bb = w->type == G3_TYPE_Q8_0 ? 34 : w->type == G3_TYPE_Q4_0 ? 18 : 22;
-    const uint32_t qs = w->type == G3_TYPE_Q5_0 ? 6 : 2; /* qs offset in the block */
-    const uint32_t qb = bb - qs;                         /* quant bytes per block  */
+    /* GGUF blocks: f16 d, then Q8_0 qs[32]; Q4_0 qs[16]; Q4_1 f16 m, qs[16]; Q5_0 qh[4],
+     * qs[16]; Q5_1 f16 m, qh[4], qs[16]. */
+    const uint32_t bb = g3_vk_mv_types[w->ti].bytes;
+    const uint32_t qb = w->type == G3_TYPE_Q8_0 ? 32 : 16; /* quant bytes per block   */
+    const uint32_t qs = bb - qb;                           /* qs offset in the block  */
+    const uint32_t qh = g.min ? 4 : 2;                     /* qh offset (Q5_0, Q5_1)  */
     memset(dst, 0, g.total);
     for (uint64_t r = 0; r < rows; r++) {
         const uint8_t *row = src + r * w->row_bytes;
@@ -353,8 +372,10 @@ static void streams_fill(const g3_vk_weight *w, const uint8_t *src, uint64_t row
             memcpy(dst + G3_STREAMS_QOFF(r, b, (uint64_t)w->qrow, (uint64_t)qb), row + b * bb + qs,
                    qb);
             memcpy(dst + g.s_off + G3_STREAMS_SCALE_OFF(r, b, g.sb), row + b * bb, 2);
+            if (g.min)
+                memcpy(dst + g.m_off + G3_STREAMS_SCALE_OFF(r, b, g.sb), row + b * bb + 2, 2);
             if (g.hb)
-                memcpy(dst + g.h_off + G3_STREAMS_HOFF(r, b, g.hb), row + b * bb + 2, 4);
+                memcpy(dst + g.h_off + G3_STREAMS_HOFF(r, b, g.hb), row + b * bb + qh, 4);
         }
     }
 }
@@ -395,8 +416,9 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     vw->qrow = vw->cols / (w->type == G3_TYPE_Q8_0 ? 1 : 2);
     /* Whole rows per piece; each piece has its own buffer, so every binding starts
      * at offset 0 and minStorageBufferOffsetAlignment never constrains the split. */
+    const streams_geom g1 = streams_of(vw, 1);
     const uint64_t per_row =
-        vw->streams ? vw->qrow + streams_of(vw, 1).sb + streams_of(vw, 1).hb : row_bytes;
+        vw->streams ? vw->qrow + g1.sb * (g1.min ? 2 : 1) + g1.hb : row_bytes;
     uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
     /* STREAMS pieces of whole row groups (a piece's image rounds its rows up to one). */
     if (vw->streams && rpp < vw->rows)

@@ -30,7 +30,8 @@ typedef enum g3_vk_matvec_mode {
                                a per-lane loop                                       */
 } g3_vk_matvec_mode;
 
-/* How Q8_0 / Q4_0 / Q5_0 weights lie on the device (the other types keep GGUF blocks). */
+/* How Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 weights lie on the device (the other types keep
+ * GGUF blocks). */
 typedef enum g3_vk_matvec_layout {
     G3_VK_MATVEC_LAYOUT_AUTO = 0,    /* STREAMS in LANE mode on devices with 64-bit
                                         integers and subgroup ballot, else GGUF      */
@@ -45,8 +46,8 @@ typedef enum g3_vk_matvec_layout {
                                         over row-major streams)                     */
 } g3_vk_matvec_layout;
 
-/* The STREAMS kernels' index of a weight type: 0 Q8_0, 1 Q4_0, 2 Q5_0; -1 for the types
- * that always keep their GGUF blocks. */
+/* The STREAMS kernels' index of a weight type: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_1, 4 Q5_1;
+ * -1 for the types that always keep their GGUF blocks. */
 int g3_vk_streams_kind(uint32_t type);
 
 /* Zero-initialize and set only what you need; zero means "the device's default". */
@@ -111,7 +112,7 @@ typedef struct g3_vk_weight_info {
     uint32_t n_pieces;       /* dispatches per token chunk                  */
     uint32_t rows_per_piece; /* all pieces but the last have this many rows */
     uint64_t device_bytes;   /* sum of the pieces' buffer sizes             */
-    bool streams;            /* G3_VK_MATVEC_LAYOUT_STREAMS (Q8_0, Q4_0, Q5_0) */
+    bool streams;            /* G3_VK_MATVEC_LAYOUT_STREAMS (g3_vk_streams_kind >= 0) */
 } g3_vk_weight_info;
 
 g3_vk_weight_info g3_vk_weight_get_info(const g3_vk_weight *w);

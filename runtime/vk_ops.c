@@ -8,6 +8,7 @@
 
 #include "quant.h" /* type ids only: the runtime links no host/ code */
 #include "vk_internal.h"
+#include "vk_matvec.h" /* g3_vk_streams_kind */
 #include "vk_ops.h"
 
 /* Table types the embedding gather decodes. Block sizes duplicate host/quant.c's
@@ -60,6 +61,8 @@ enum {
     P_EMBED_STREAMS_Q8_0, /* STREAMS-layout tables (vk_matvec.h) */
     P_EMBED_STREAMS_Q4_0,
     P_EMBED_STREAMS_Q5_0,
+    P_EMBED_STREAMS_Q4_1,
+    P_EMBED_STREAMS_Q5_1,
     P_EMBED,                                        /* + 2 * type index + aligned4 */
     P_COUNT = P_EMBED + 2 * (int)G3_VK_EMBED_NTYPES,
 };
@@ -144,12 +147,16 @@ static const g3_vk_pipeline *get_pipe(g3_vk_cmd *cmd, g3_vk_ops *ops, int slot)
     case P_EMBED_STREAMS_Q8_0:
     case P_EMBED_STREAMS_Q4_0:
     case P_EMBED_STREAMS_Q5_0:
-        d.shader = slot == P_EMBED_STREAMS_Q8_0   ? G3_SHADER_EMBED_STREAMS_Q8_0
-                   : slot == P_EMBED_STREAMS_Q4_0 ? G3_SHADER_EMBED_STREAMS_Q4_0
-                                                  : G3_SHADER_EMBED_STREAMS_Q5_0;
+    case P_EMBED_STREAMS_Q4_1:
+    case P_EMBED_STREAMS_Q5_1: {
+        static const g3_shader_id sh[] = {G3_SHADER_EMBED_STREAMS_Q8_0, G3_SHADER_EMBED_STREAMS_Q4_0,
+                                          G3_SHADER_EMBED_STREAMS_Q5_0, G3_SHADER_EMBED_STREAMS_Q4_1,
+                                          G3_SHADER_EMBED_STREAMS_Q5_1};
+        d.shader = sh[slot - P_EMBED_STREAMS_Q8_0];
         d.n_bindings = 3;
         d.push_size = sizeof(struct g3_pc_embed);
         break;
+    }
     default: {
         const int ti = (slot - P_EMBED) / 2;
         d.shader = g3_vk_embed_types[ti].shader;
@@ -279,13 +286,16 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
                     "fit blocks of %u values in %u bytes", emb->cols,
                     (unsigned long long)emb->row_bytes, t->block, t->bytes);
     const bool streams = emb->streams;
-    if (streams && t->type != G3_TYPE_Q8_0 && t->type != G3_TYPE_Q4_0 && t->type != G3_TYPE_Q5_0)
+    const int kind = g3_vk_streams_kind(t->type); /* the slots follow the kinds' order */
+    if (streams && kind < 0)
         return g3_vk_cmd_fail(cmd, G3_ERR_INVALID_ARG,
-                              "embed: the streams layout is for Q8_0 / Q4_0 / Q5_0");
+                              "embed: the streams layout is for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1");
     /* STREAMS: G3_STREAMS_* (g3_shared.h, embed_streams.comp). */
     const uint64_t qrow = t->type == G3_TYPE_Q8_0 ? emb->cols : emb->cols / 2;
     const uint64_t sb = G3_STREAMS_SB((uint64_t)emb->cols);
-    const uint64_t hb = t->type == G3_TYPE_Q5_0 ? G3_STREAMS_HB((uint64_t)emb->cols) : 0;
+    const bool has_min = t->type == G3_TYPE_Q4_1 || t->type == G3_TYPE_Q5_1;
+    const uint64_t hb = t->type == G3_TYPE_Q5_0 || t->type == G3_TYPE_Q5_1
+                            ? G3_STREAMS_HB((uint64_t)emb->cols) : 0;
     struct g3_pc_embed pc = {
         .n_cols = emb->cols,
         .row_bytes = (uint32_t)(streams ? qrow : emb->row_bytes),
@@ -301,10 +311,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
      * multiple of 2 values: units of 4 values are 8 bytes). */
     const bool aligned4 = emb->row_bytes % 4 == 0 && (t->bytes % 4 == 0 || t->block == 1);
     const g3_vk_pipeline *pp =
-        get_pipe(cmd, ops, !streams                     ? P_EMBED + 2 * ti + aligned4
-                           : t->type == G3_TYPE_Q8_0 ? P_EMBED_STREAMS_Q8_0
-                           : t->type == G3_TYPE_Q4_0 ? P_EMBED_STREAMS_Q4_0
-                                                       : P_EMBED_STREAMS_Q5_0);
+        get_pipe(cmd, ops, !streams ? P_EMBED + 2 * ti + aligned4 : P_EMBED_STREAMS_Q8_0 + kind);
     if (!pp)
         return cmd->err.status;
     /* Dequant units per row (dequant.glsl): 4 values for the float types, 8 or 16
@@ -317,7 +324,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     for (uint32_t i = 0; i < emb->n_pieces; i++) {
         const g3_vk_rows *r = &emb->pieces[i];
         const uint64_t bytes =
-            (streams ? G3_STREAMS_BYTES((uint64_t)r->n_rows, qrow, sb) +
+            (streams ? G3_STREAMS_QH_OFF((uint64_t)r->n_rows, qrow, sb, (uint64_t)has_min) +
                            G3_STREAMS_ROUND_ROWS((uint64_t)r->n_rows) * hb
                      : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,

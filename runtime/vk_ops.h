@@ -84,7 +84,7 @@ typedef struct g3_vk_embedding {
     uint64_t row_bytes;
     uint32_t n_pieces;
     const g3_vk_rows *pieces; /* disjoint; a token in none of them writes nothing    */
-    bool streams;             /* Q8_0 / Q4_0 pieces in vk_matvec.h's STREAMS layout
+    bool streams;             /* pieces in vk_matvec.h's STREAMS layout (its types)
                                  (the tied LM head of a lane-mode device), at offset 0 */
 } g3_vk_embedding;
 

@@ -89,9 +89,12 @@ _Static_assert(sizeof(struct g3_pc_scale) == 20, "g3_pc_scale: push-constant lay
      (r) % G3_STREAMS_LANES * 16u + (b) % 8u * 2u)
 #define G3_STREAMS_BYTES(n_rows, qrow, sb) \
     (G3_STREAMS_SOFF(n_rows, qrow) + G3_STREAMS_ROUND_ROWS(n_rows) * (sb))
-/* Q5_0 only: from h_off = G3_STREAMS_BYTES(...) (the end of the scales), the qh words
+/* Q4_1 / Q5_1: from G3_STREAMS_BYTES(...) (the end of the scales), the f16 block minima
+ * m, laid out as the scales. Q5_0 / Q5_1: then, from G3_STREAMS_QH_OFF, the qh words
  * (bit j = 5th bit of column j): per group of rows, per 4 blocks, 16 bytes (4 words)
  * of each row side by side; hb = G3_STREAMS_HB(n_cols) bytes per row. */
+#define G3_STREAMS_QH_OFF(n_rows, qrow, sb, has_min) \
+    (G3_STREAMS_BYTES(n_rows, qrow, sb) + (has_min) * G3_STREAMS_ROUND_ROWS(n_rows) * (sb))
 #define G3_STREAMS_HB(n_cols) (((n_cols) / 32u * 4u + 15u) / 16u * 16u)
 #define G3_STREAMS_HOFF(r, b, hb)                                                         \
     ((r) / G3_STREAMS_LANES * G3_STREAMS_LANES * (hb) + (b) / 4u * (G3_STREAMS_LANES * 16u) + \

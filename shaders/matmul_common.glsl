@@ -83,6 +83,9 @@ layout(std430, binding = G3_MM_BINDING_X) restrict readonly buffer Xb4 { vec4 X4
 #endif
 layout(std430, binding = G3_MM_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
 layout(push_constant) uniform PC { g3_pc_matmul p; };
+#ifdef MM_STREAMS
+#include "streams.glsl"
+#endif
 
 #define MV_UNROLL [[unroll]]
 #include "dequant.glsl"
@@ -119,24 +122,31 @@ uint mm_row(uint row)
 // f16 scale of block b of row `row`.
 float mm_stream_scale(uint row, uint b)
 {
-    const uint o = G3_STREAMS_SOFF(p.n_rows, p.row_bytes) +
-                   G3_STREAMS_SCALE_OFF(row, b, G3_STREAMS_SB(p.n_cols));
+    const uint o = st_soff() + G3_STREAMS_SCALE_OFF(row, b, st_sb());
     return unpackHalf2x16(MV_WORD(o >> 2) >> ((o & 2u) << 3)).x;
 }
-#endif
 
-#if defined(MM_STREAMS) && defined(W_Q5_0)
-// Unit k of a Q5_0 block from its qs word q and qh, as dequant.glsl decodes it.
-void mm_q5_values(uint q, uint qh, uint k, float d, out vec4 w[NRUN])
+#ifdef ST_16
+// Unit k of a 16-byte-type block from its qs word q, qh word and minimum m (where the
+// type has them), with dequant.glsl's float operations.
+void mm_st16_values(uint q, uint qh, float m, uint k, float d, out vec4 w[NRUN])
 {
     MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        const uint j = 4u * k + i;
-        const uint x0 = bitfieldExtract(q, int(8u * i), 4) | (bitfieldExtract(qh, int(j), 1) << 4);
-        const uint x1 = bitfieldExtract(q, int(8u * i + 4u), 4) | (bitfieldExtract(qh, int(j + 16u), 1) << 4);
-        w[0][i] = float(int(x0) - 16) * d;
-        w[1][i] = float(int(x1) - 16) * d;
+        uint x0 = bitfieldExtract(q, int(8u * i), 4), x1 = bitfieldExtract(q, int(8u * i + 4u), 4);
+#ifdef ST_QH
+        x0 |= bitfieldExtract(qh, int(4u * k + i), 1) << 4;
+        x1 |= bitfieldExtract(qh, int(4u * k + i + 16u), 1) << 4;
+#endif
+#ifdef ST_MIN
+        w[0][i] = float(x0) * d + m;
+        w[1][i] = float(x1) * d + m;
+#else
+        w[0][i] = float(int(x0) - int(ST_OFF)) * d;
+        w[1][i] = float(int(x1) - int(ST_OFF)) * d;
+#endif
     }
 }
+#endif
 #endif
 
 // Unit k of block blk of row handle rh (mm_row).
@@ -154,34 +164,27 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
         w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
     }
-#elif defined(MM_STREAMS) && defined(W_Q4_0)
-    const float d = mm_stream_scale(rh, blk);
-#ifdef MM_LANE
-    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u))[k];
-#else
-    const u64vec2 q2 = W2[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u];
-    const uvec2 h = unpackUint2x32(q2[k >> 1]);
-    const uint q = (k & 1u) == 0u ? h.x : h.y;
-#endif
-    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
-        w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
-    }
-#elif defined(MM_STREAMS) && defined(W_Q5_0)
-    const float d = mm_stream_scale(rh, blk);
-    const uint sb = G3_STREAMS_SB(p.n_cols);
-    const uint qh = MV_WORD((G3_STREAMS_BYTES(p.n_rows, p.row_bytes, sb) +
-                             G3_STREAMS_HOFF(rh, blk, G3_STREAMS_HB(p.n_cols))) >> 2);
-#ifdef MM_LANE
-    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u))[k];
-#else
-    const u64vec2 q2 = W2[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u];
-    const uvec2 h = unpackUint2x32(q2[k >> 1]);
-    const uint q = (k & 1u) == 0u ? h.x : h.y;
-#endif
-    mm_q5_values(q, qh, k, d, w);
 #elif defined(MM_STREAMS)
-#error "MM_STREAMS is for W_Q8_0, W_Q4_0 and W_Q5_0"
+    const float d = mm_stream_scale(rh, blk);
+#ifdef ST_MIN
+    const uint mo = st_moff() + G3_STREAMS_SCALE_OFF(rh, blk, st_sb());
+    const float m = unpackHalf2x16(MV_WORD(mo >> 2) >> ((mo & 2u) << 3)).x;
+#else
+    const float m = 0.0;
+#endif
+#ifdef ST_QH
+    const uint qh = MV_WORD((st_hoff() + G3_STREAMS_HOFF(rh, blk, st_hb())) >> 2);
+#else
+    const uint qh = 0u;
+#endif
+#ifdef MM_LANE
+    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u))[k];
+#else
+    const u64vec2 q2 = W2[G3_STREAMS_QOFF(rh, blk, p.row_bytes, 16u) / 16u];
+    const uvec2 h = unpackUint2x32(q2[k >> 1]);
+    const uint q = (k & 1u) == 0u ? h.x : h.y;
+#endif
+    mm_st16_values(q, qh, m, k, d, w);
 #else
     mv_deq_at(rh + blk * MV_BB, k, w);
 #endif
@@ -210,7 +213,7 @@ void mm_step_words(uint rh, uint s, out uint sw[MM_SW])
 // rh: mm_deq's values, with the loads arranged so that the units of one step ask for
 // the same texels with the same expressions, which NIR then fetches once (a texel
 // fetch is lavapipe's most expensive part of the kernel after the multiply-adds):
-// STREAMS Q8_0 / Q4_0, one scale word for the step's two blocks; Q4_K / Q5_K (16-byte
+// STREAMS types, one scale word (and minimum and qh words) for the step's two blocks; Q4_K / Q5_K (16-byte
 // aligned blocks), one texel for the block's scales and one (Q5_K: two) for a word
 // of each unit. Other types go through the word decoders of dequant.glsl.
 void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
@@ -218,8 +221,7 @@ void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
 #if defined(MM_STREAMS)
     // Scales of blocks 2s and 2s + 1: the halves of word s % 4 of one texel (the
     // row's 8 scales from block 8 * (s / 4); s_off is a multiple of 32 bytes).
-    const uint so = G3_STREAMS_SOFF(p.n_rows, p.row_bytes) +
-                    G3_STREAMS_SCALE_OFF(rh, 2u * s, G3_STREAMS_SB(p.n_cols));
+    const uint so = st_soff() + G3_STREAMS_SCALE_OFF(rh, 2u * s, st_sb());
     const uint sw = texelFetch(Wt, int(so / 16u))[s & 3u];
     const float d = unpackHalf2x16(sw)[gi];
 #if defined(W_Q8_0)
@@ -229,19 +231,23 @@ void mm_deq_step(uint rh, uint s, uint gi, uint j, out vec4 w[NRUN])
         w[0][i] = float(bitfieldExtract(int(u.x), int(8u * i), 8)) * d;
         w[1][i] = float(bitfieldExtract(int(u.y), int(8u * i), 8)) * d;
     }
-#elif defined(W_Q5_0)
-    const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 16u) / 16u))[j];
-    // The qh words of blocks 2s and 2s + 1: words 2 (s % 2) + gi of one texel.
-    const uint ho = G3_STREAMS_BYTES(p.n_rows, p.row_bytes, G3_STREAMS_SB(p.n_cols)) +
-                    G3_STREAMS_HOFF(rh, 2u * s, G3_STREAMS_HB(p.n_cols));
-    const uint qh = texelFetch(Wt, int(ho / 16u))[2u * (s & 1u) + gi];
-    mm_q5_values(q, qh, j, d, w);
 #else
     const uint q = texelFetch(Wt, int(G3_STREAMS_QOFF(rh, 2u * s + gi, p.row_bytes, 16u) / 16u))[j];
-    MV_UNROLL for (uint i = 0u; i < 4u; i++) {
-        w[0][i] = float(int(bitfieldExtract(q, int(8u * i), 4)) - 8) * d;
-        w[1][i] = float(int(bitfieldExtract(q, int(8u * i + 4u), 4)) - 8) * d;
-    }
+#ifdef ST_MIN
+    // The minima of blocks 2s and 2s + 1: as the scales, from the minima's region.
+    const uint mo = st_moff() + G3_STREAMS_SCALE_OFF(rh, 2u * s, st_sb());
+    const float m = unpackHalf2x16(texelFetch(Wt, int(mo / 16u))[s & 3u])[gi];
+#else
+    const float m = 0.0;
+#endif
+#ifdef ST_QH
+    // The qh words of blocks 2s and 2s + 1: words 2 (s % 2) + gi of one texel.
+    const uint ho = st_hoff() + G3_STREAMS_HOFF(rh, 2u * s, st_hb());
+    const uint qh = texelFetch(Wt, int(ho / 16u))[2u * (s & 1u) + gi];
+#else
+    const uint qh = 0u;
+#endif
+    mm_st16_values(q, qh, m, j, d, w);
 #endif
 #elif defined(W_Q4_K) || defined(W_Q5_K)
     // Block s / 4 (256 values; rows are whole numbers of 16-byte blocks), units

@@ -50,10 +50,11 @@ layout(std430, binding = G3_MATVEC_BINDING_X) restrict readonly buffer Xb4 { vec
 #endif
 layout(std430, binding = G3_MATVEC_BINDING_Y) restrict writeonly buffer Yb { float Y[]; };
 layout(push_constant) uniform PC { g3_pc_matvec p; };
+#include "streams.glsl"
 
 float acc[ROWS][NT];
 vec4 xa[NT][8]; // x of the current block, 8 runs of 4 columns
-float xs[NT][4]; // Q4_0 / Q5_0: x summed over each unit's two runs (k and k + 4)
+float xs[NT][4]; // 16-byte types: x summed over each unit's two runs (k and k + 4)
 
 // x of block b for every token.
 void load_x(uint b, bool bcast)
@@ -80,7 +81,7 @@ void load_x(uint b, bool bcast)
                     xa[t][k] = X4[x0 + k];
             }
 #endif
-#if defined(W_Q4_0) || defined(W_Q5_0)
+#ifdef ST_16
             [[unroll]] for (uint k = 0u; k < 4u; k++)
                 xs[t][k] = dot(xa[t][k] + xa[t][k + 4u], vec4(1.0));
 #endif
@@ -88,27 +89,33 @@ void load_x(uint b, bool bcast)
     }
 }
 
-// acc[r] += d * (q0 . x[i0] + q1 . x[i1] - off * (sum of those x)), for every token: the
-// block scale (and Q4_0's offset of 8, through the x sums of load_x, shared by all
-// rows) applied once per unit instead of once per weight.
-void unit(uint r, vec4 q0, vec4 q1, uint i0, uint i1, float d, float off)
+// acc[r] += d * (q0 . x[i0] + q1 . x[i1] - ST_OFF * xsum) + m * xsum, for every token,
+// xsum the sum of those x (load_x, shared by all rows): the block scale, the offset of
+// Q4_0 / Q5_0 and the minimum of Q4_1 / Q5_1 applied once per unit instead of once
+// per weight.
+void unit(uint r, vec4 q0, vec4 q1, uint i0, uint i1, float d, float m)
 {
     [[unroll]] for (uint t = 0u; t < NT; t++) {
         if (t < p.n_tokens) {
             float s = dot(q0, xa[t][i0]) + dot(q1, xa[t][i1]);
-            if (off != 0.0)
-                s -= off * xs[t][i0];
+#ifdef ST_16
+            if (ST_OFF != 0.0)
+                s -= ST_OFF * xs[t][i0];
+#endif
+#ifdef ST_MIN
+            acc[r][t] += s * d + m * xs[t][i0];
+#else
             acc[r][t] += s * d;
+#endif
         }
     }
 }
 
-#if defined(W_Q5_0)
-// Unit k of a Q5_0 block: as Q4_0's, each nibble with its 5th bit (qh bit 4k + i for
-// the low nibbles, 16 + 4k + i for the high ones) moved to bit 4 of its byte: bits
-// b0..b3 to bytes 0..3 by one multiply (the shifted copies do not overlap). The
-// offset of 16 comes off through the x sums.
-void q5_unit(uint r, uint u, uint qh, float d, uint k)
+#ifdef ST_QH
+// Unit k of a Q5_0 / Q5_1 block: as Q4_0's, each nibble with its 5th bit (qh bit
+// 4k + i for the low nibbles, 16 + 4k + i for the high ones) moved to bit 4 of its
+// byte: bits b0..b3 to bytes 0..3 by one multiply (the shifted copies do not overlap).
+void q5_unit(uint r, uint u, uint qh, float d, float m, uint k)
 {
     const uint hl = (((qh >> (4u * k)) & 15u) * 0x00204081u) & 0x01010101u;
     const uint hh = (((qh >> (16u + 4u * k)) & 15u) * 0x00204081u) & 0x01010101u;
@@ -117,25 +124,24 @@ void q5_unit(uint r, uint u, uint qh, float d, uint k)
                          float(lo >> 24));
     const vec4 q1 = vec4(float(hi & 31u), float((hi >> 8) & 31u), float((hi >> 16) & 31u),
                          float(hi >> 24));
-    unit(r, q0, q1, k, k + 4u, d, 16.0);
+    unit(r, q0, q1, k, k + 4u, d, m);
 }
-#endif
-
-#if defined(W_Q4_0)
-// Unit k of a Q4_0 block: qs word u = columns 4k..4k+3 (low nibbles) and 16+4k.. (high),
-// nibbles as they are (the offset of 8 comes off through the x sums).
-void q4_unit(uint r, uint u, float d, uint k)
+#else
+// Unit k of a Q4_0 / Q4_1 block: qs word u = columns 4k..4k+3 (low nibbles) and
+// 16+4k.. (high), nibbles as they are.
+void q4_unit(uint r, uint u, float d, float m, uint k)
 {
     const vec4 q0 = vec4(float(u & 15u), float((u >> 8) & 15u), float((u >> 16) & 15u),
                          float((u >> 24) & 15u));
     const vec4 q1 = vec4(float((u >> 4) & 15u), float((u >> 12) & 15u), float((u >> 20) & 15u),
                          float(u >> 28));
-    unit(r, q0, q1, k, k + 4u, d, 8.0);
+    unit(r, q0, q1, k, k + 4u, d, m);
 }
 #endif
 
-// Block b of row `row` with scale d (and Q5_0's qh word) into acc[r].
-void block(uint r, uint row, uint b, float d, uint qh)
+// Block b of row `row` with scale d (minimum m, qh word: where the type has them) into
+// acc[r].
+void block(uint r, uint row, uint b, float d, float m, uint qh)
 {
 #if defined(W_Q8_0)
 #ifdef W_TEXEL
@@ -156,33 +162,26 @@ void block(uint r, uint row, uint b, float d, uint qh)
             w0[i] = float(bitfieldExtract(int(u.x), int(8u * i), 8));
             w1[i] = float(bitfieldExtract(int(u.y), int(8u * i), 8));
         }
-        unit(r, w0, w1, 2u * k, 2u * k + 1u, d, 0.0);
+        unit(r, w0, w1, 2u * k, 2u * k + 1u, d, m);
     }
-#elif defined(W_Q4_0)
-#ifdef W_TEXEL
-    const uvec4 q = texelFetch(Wt, int(G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u));
-    const uvec2 lo = q.xy, hi = q.zw;
-#else
-    const u64vec2 q = W2[G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u];
-    const uvec2 lo = unpackUint2x32(q.x), hi = unpackUint2x32(q.y);
-#endif
-    q4_unit(r, lo.x, d, 0u);
-    q4_unit(r, lo.y, d, 1u);
-    q4_unit(r, hi.x, d, 2u);
-    q4_unit(r, hi.y, d, 3u);
-#elif defined(W_Q5_0)
+#else // the 16-byte types
 #ifdef W_TEXEL
     const uvec4 q = texelFetch(Wt, int(G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u));
 #else
     const u64vec2 q2 = W2[G3_STREAMS_QOFF(row, b, p.row_bytes, 16u) / 16u];
     const uvec4 q = uvec4(unpackUint2x32(q2.x), unpackUint2x32(q2.y));
 #endif
-    q5_unit(r, q.x, qh, d, 0u);
-    q5_unit(r, q.y, qh, d, 1u);
-    q5_unit(r, q.z, qh, d, 2u);
-    q5_unit(r, q.w, qh, d, 3u);
+#ifdef ST_QH
+    q5_unit(r, q.x, qh, d, m, 0u);
+    q5_unit(r, q.y, qh, d, m, 1u);
+    q5_unit(r, q.z, qh, d, m, 2u);
+    q5_unit(r, q.w, qh, d, m, 3u);
 #else
-#error "define W_Q8_0, W_Q4_0 or W_Q5_0"
+    q4_unit(r, q.x, d, m, 0u);
+    q4_unit(r, q.y, d, m, 1u);
+    q4_unit(r, q.z, d, m, 2u);
+    q4_unit(r, q.w, d, m, 3u);
+#endif
 #endif
 }
 
@@ -195,10 +194,8 @@ void main()
     const uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     const uint rbase = group * ROWS * wg + gl_LocalInvocationID.x;
     const uint nblk = p.n_cols / 32u;
-    const uint sb = G3_STREAMS_SB(p.n_cols), s_off = G3_STREAMS_SOFF(p.n_rows, p.row_bytes);
-#if defined(W_Q5_0)
-    const uint hb = G3_STREAMS_HB(p.n_cols), h_off = G3_STREAMS_BYTES(p.n_rows, p.row_bytes, sb);
-#endif
+    const uint sb = st_sb(), s_off = st_soff(), m_off = st_moff();
+    const uint hb = st_hb(), h_off = st_hoff();
     // Broadcast only where lanes 0..7 of the subgroup are active (uniform per subgroup).
     const bool bcast = gl_SubgroupSize >= 8u && (subgroupBallot(true).x & 0xffu) == 0xffu;
     // Blocks in groups of 4: one 64-bit load brings a row's 4 scales (4 blocks from a
@@ -207,11 +204,21 @@ void main()
     // end compute row n_rows - 1 again and store nothing: no per-lane branch in the
     // loop (lavapipe turns every register write under one into a masked store).
     for (uint g = 0u; g < nblk; g += 4u) {
-        uvec2 sc[ROWS];
-        uvec4 qh[ROWS]; // Q5_0: the qh words of blocks g..g + 3
+        uvec2 sc[ROWS], mc[ROWS]; // scales (and minima) of blocks g..g + 3
+        uvec4 qh[ROWS];           // Q5_0 / Q5_1: their qh words
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             const uint row = min(rbase + r * wg, p.n_rows - 1u);
-#if defined(W_Q5_0)
+#ifdef ST_MIN
+#ifdef W_TEXEL
+            const uvec4 m4 = texelFetch(Wt, int((m_off + G3_STREAMS_SCALE_OFF(row, g, sb)) / 16u));
+            mc[r] = (g & 4u) == 0u ? m4.xy : m4.zw;
+#else
+            mc[r] = unpackUint2x32(W1[(m_off + G3_STREAMS_SCALE_OFF(row, g, sb)) / 8u]);
+#endif
+#else
+            mc[r] = uvec2(0u);
+#endif
+#ifdef ST_QH
 #ifdef W_TEXEL
             qh[r] = texelFetch(Wt, int((h_off + G3_STREAMS_HOFF(row, g, hb)) / 16u));
 #else
@@ -234,9 +241,11 @@ void main()
                 load_x(b, bcast);
                 [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                     const uint row = min(rbase + r * wg, p.n_rows - 1u);
-                    const uvec2 h = sc[r];
+                    const uvec2 h = sc[r], hm = mc[r];
                     const vec2 d2 = unpackHalf2x16((j & 2u) == 0u ? h.x : h.y);
-                    block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y, qh[r][j]);
+                    const vec2 m2 = unpackHalf2x16((j & 2u) == 0u ? hm.x : hm.y);
+                    block(r, row, b, (j & 1u) == 0u ? d2.x : d2.y,
+                          (j & 1u) == 0u ? m2.x : m2.y, qh[r][j]);
                 }
             }
         }

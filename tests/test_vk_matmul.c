@@ -8,7 +8,7 @@
  * before and after the output untouched.
  *
  * 1. the device's default kernel (lane on lavapipe, tile on GPUs), on the weights of
- *    the default matvec layout (STREAMS for Q8_0 / Q4_0 / Q5_0 on lavapipe):
+ *    the default matvec layout (STREAMS for Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 on lavapipe):
  *    all 15 types with 1, 7 and 64 tokens on a Gemma 3 270M shape (640 -> 256; the
  *    K-quants 1024 -> 256), x and y at unaligned offsets on odd cases;
  *    the real shapes 640 -> 1024, 1024 -> 640, 640 -> 2048, 2048 -> 640 (K-quants:
@@ -18,7 +18,7 @@
  *    not a multiple of a token group (13), float rows of 67 / 641 / 33 columns with x
  *    at 4-byte offsets, an odd number of 32-column groups (96 and 160 columns), rows
  *    that are not a multiple of 4 bytes (Q5_0 x 96, IQ4_NL x 160);
- * 2. Q8_0 / Q4_0 / Q5_0 in the other layout (GGUF where the device takes STREAMS);
+ * 2. the STREAMS types in the other layout (GGUF where the device takes STREAMS);
  * 3. forced pieces (a small max_piece_bytes for the upload), a folded grid
  *    (max_groups_x 2), small rows / tokens per workgroup (the lane kernel in 1.5
  *    subgroups, so without its x shuffles); the lane kernel with x in a
@@ -263,7 +263,7 @@ static void test_default(g3_vk_matvec *mv, g3_vk_matmul *mm)
     printf("awkward shapes: %.1f s\n", g3_time_s() - t0);
 }
 
-/* 2. Q8_0 / Q4_0 / Q5_0 in the other layout. */
+/* 2. The STREAMS types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1) in the other layout. */
 static void test_other_layout(g3_vk_matmul *mm, g3_vk_matvec_layout layout)
 {
     const g3_vk_matvec_options o = {.mode = G3_VK_MATVEC_LANE, .layout = layout};
@@ -277,10 +277,11 @@ static void test_other_layout(g3_vk_matmul *mm, g3_vk_matvec_layout layout)
         {G3_TYPE_Q8_0, 640, 1024, {7, 64, 0}}, {G3_TYPE_Q4_0, 2048, 640, {7, 64, 0}},
         {G3_TYPE_Q8_0, 96, 37, {13, 0}},       {G3_TYPE_Q4_0, 160, 333, {1, 13, 0}},
         {G3_TYPE_Q5_0, 640, 256, {7, 64, 0}},  {G3_TYPE_Q5_0, 96, 37, {1, 13, 0}},
+        {G3_TYPE_Q4_1, 640, 256, {7, 64, 0}},  {G3_TYPE_Q5_1, 96, 37, {1, 13, 0}},
     };
     const double t0 = g3_time_s();
     run_cases(mv, mm, cs, G3_ARRAY_LEN(cs), 0);
-    printf("Q8_0/Q4_0/Q5_0 in the %s layout: %.1f s\n",
+    printf("the STREAMS types in the %s layout: %.1f s\n",
            layout == G3_VK_MATVEC_LAYOUT_GGUF ? "GGUF" : "streams", g3_time_s() - t0);
     g3_vk_matvec_free(mv);
 }

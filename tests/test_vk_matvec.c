@@ -261,9 +261,9 @@ typedef struct shape {
     int64_t cols, rows;
 } shape;
 
-/* All 15 types on every shape (full), or on two shapes each (the mode the device
- * does not use by default, which other devices will). */
-static void test_shapes(g3_vk_matvec *mv, bool full)
+/* The types of `only` (all 15 when NULL) on every shape (full), or on two shapes each
+ * (the mode the device does not use by default, which other devices will). */
+static void test_shapes_of(g3_vk_matvec *mv, bool full, const uint32_t *only, size_t n_only)
 {
     /* Gemma 3 270M: q/gate/up (640 ->), k/v (640 -> 256), o (1024 -> 640), down
      * (2048 -> 640); then 1 row, 33 rows and 37 rows (not a multiple of the rows per
@@ -275,8 +275,8 @@ static void test_shapes(g3_vk_matvec *mv, bool full)
     static const shape sodd[] = {{67, 33}, {641, 5}, {1, 3}}; /* float types: any width */
     static const int toks13[] = {1, 3}, toks5[] = {5};
     int variant = 0;
-    for (size_t ti = 0; ti < G3_ARRAY_LEN(all_types); ti++) {
-        const uint32_t type = all_types[ti];
+    for (size_t ti = 0; ti < (only ? n_only : G3_ARRAY_LEN(all_types)); ti++) {
+        const uint32_t type = only ? only[ti] : all_types[ti];
         const g3_type_info *info = g3_type_get(type);
         const shape *ss = info->block_size == 256 ? s256 : s32;
         const size_t ns = info->block_size == 256 ? G3_ARRAY_LEN(s256) : G3_ARRAY_LEN(s32);
@@ -296,6 +296,11 @@ static void test_shapes(g3_vk_matvec *mv, bool full)
                g3_vk_matvec_get_options(mv).mode == G3_VK_MATVEC_LANE ? "lane" : "group",
                g3_time_s() - t0);
     }
+}
+
+static void test_shapes(g3_vk_matvec *mv, bool full)
+{
+    test_shapes_of(mv, full, NULL, 0);
 }
 
 /* Small pieces, a folded grid, 3 rows per group (or invocation), a workgroup of
@@ -543,10 +548,12 @@ static void bench_types(g3_vk_matvec *mv)
 }
 
 /* The embedding gather from STREAMS-layout tables (the tied LM head of a lane-mode
- * device gathers its rows from the matvec's own pieces): Q8_0, Q4_0 and Q5_0 tables
- * of 37 rows forced into pieces of 16 rows (row groups of 8 and a partial last group
- * in every piece), rows at the group and piece edges, against the exact dequantized
- * rows times the scale: float(q) * d * scale on both sides, so equal bit for bit. */
+ * device gathers its rows from the matvec's own pieces): Q8_0, Q4_0, Q5_0, Q4_1 and
+ * Q5_1 tables of 37 rows forced into pieces of 16 rows (row groups of 8 and a partial
+ * last group in every piece), rows at the group and piece edges, against the exact
+ * dequantized rows times the scale: float(q) * d * scale on both sides, so equal bit
+ * for bit, except that the device may fuse Q4_1 / Q5_1's q * d + m into one fma (one
+ * rounding fewer: a few ulp of the row's largest value). */
 static void test_streams_embed(void)
 {
     g3_vk_ops *ops = NULL;
@@ -556,15 +563,17 @@ static void test_streams_embed(void)
         CHECK(0, "streams embed: ops: %s", err.msg);
         return;
     }
-    static const uint32_t types[] = {G3_TYPE_Q8_0, G3_TYPE_Q4_0, G3_TYPE_Q5_0};
+    static const uint32_t types[] = {G3_TYPE_Q8_0, G3_TYPE_Q4_0, G3_TYPE_Q5_0, G3_TYPE_Q4_1,
+                                     G3_TYPE_Q5_1};
     static const uint32_t toks[] = {0, 7, 8, 15, 16, 23, 36, 31, 17};
     enum { NT = 9, COLS = 640, ROWS = 37 };
     const float scale = 25.3f;
     for (size_t ti = 0; ti < G3_ARRAY_LEN(types); ti++) {
         /* Pieces of 16 rows: a row's quants, scales and (Q5_0) qh words, and slack. */
-        const uint64_t per_row = (types[ti] == G3_TYPE_Q8_0 ? COLS : COLS / 2) +
-                                 G3_STREAMS_SB(COLS) +
-                                 (types[ti] == G3_TYPE_Q5_0 ? G3_STREAMS_HB(COLS) : 0);
+        const bool has_min = types[ti] == G3_TYPE_Q4_1 || types[ti] == G3_TYPE_Q5_1;
+        const uint64_t per_row =
+            (types[ti] == G3_TYPE_Q8_0 ? COLS : COLS / 2) + G3_STREAMS_SB(COLS) * (has_min ? 2 : 1) +
+            (types[ti] == G3_TYPE_Q5_0 || types[ti] == G3_TYPE_Q5_1 ? G3_STREAMS_HB(COLS) : 0);
         const g3_vk_matvec_options o = {.mode = G3_VK_MATVEC_LANE,
                                         .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
                                         .max_piece_bytes = 16 * per_row + 32 + G3_MATVEC_PAD_BYTES};
@@ -604,9 +613,15 @@ static void test_streams_embed(void)
             goto next;
         }
         int bad = 0;
-        for (int t = 0; t < NT; t++)
+        for (int t = 0; t < NT; t++) {
+            const float *ref = hw.deq + toks[t] * COLS;
+            float amax = 0.0f;
             for (int c = 0; c < COLS; c++)
-                bad += y[t * COLS + c] != hw.deq[toks[t] * COLS + c] * scale;
+                amax = fmaxf(amax, fabsf(ref[c]));
+            const float tol = has_min ? 4.0f * FLT_EPSILON * amax * scale : 0.0f;
+            for (int c = 0; c < COLS; c++)
+                bad += !(fabsf(y[t * COLS + c] - ref[c] * scale) <= tol);
+        }
         CHECK(bad == 0, "streams embed %s: %d of %d values differ", g3_type_name(types[ti]),
               bad, NT * COLS);
     next:
@@ -617,7 +632,7 @@ static void test_streams_embed(void)
         g3_vk_matvec_free(mv);
         free_weight(&hw);
     }
-    printf("streams embed: Q8_0, Q4_0, Q5_0 tables in 3 pieces\n");
+    printf("streams embed: Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 tables in 3 pieces\n");
     g3_vk_ops_free(ops);
 }
 
@@ -687,14 +702,17 @@ int main(void)
             err = (g3_err){0};
         }
         g3_vk_matvec_free(mv2);
-        /* STREAMS read through storage buffers instead of the texel buffer. */
+        /* STREAMS read through storage buffers instead of the texel buffer: the 32-byte
+         * loads of Q8_0, the 16-byte ones of Q4_0, and Q5_1's minima and qh words (every
+         * load the other two types make; lavapipe compiles each variant for ~10 s). */
+        static const uint32_t ssbo_types[] = {G3_TYPE_Q8_0, G3_TYPE_Q4_0, G3_TYPE_Q5_1};
         const g3_vk_matvec_options ssbo = {.mode = G3_VK_MATVEC_LANE,
                                            .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
                                            .no_texel = true};
         mv2 = NULL;
         if (g3_vk_matvec_create(ctx, &ssbo, &mv2, &err) == G3_OK) {
             printf("lane mode, streams layout through storage buffers:\n");
-            test_shapes(mv2, false);
+            test_shapes_of(mv2, false, ssbo_types, G3_ARRAY_LEN(ssbo_types));
         } else {
             err = (g3_err){0};
         }
