@@ -22,9 +22,7 @@
 #include "quant.h"
 #include "vk.h"
 
-#ifndef G3_GIT_COMMIT
-#define G3_GIT_COMMIT "unknown"
-#endif
+#include "g3_build_info.h" /* G3_GIT_COMMIT, written at every build */
 
 const char *g3_bench_commit(void)
 {
