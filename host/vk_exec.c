@@ -184,15 +184,23 @@ static g3_status create_flash_attn(g3_vk_exec *ex, g3_err *err)
 }
 
 /* The matrix-matrix products of the multi-token steps, their pipelines made now
- * (lavapipe compiles each for about a second) rather than while recording. */
+ * (lavapipe compiles each for about a second) rather than while recording. On CPU
+ * devices the lane matmul also takes the one-token products of the weights that keep
+ * their GGUF blocks: it reads them as whole 16-byte texels (one gather each) where the
+ * lane matvec loads word by word, and is faster even for one token (decode on
+ * lavapipe: Q4_K_M 10.7 -> 13.8 t/s, IQ4_NL 9.3 -> 12.3, F16 the same). The STREAMS
+ * weights keep their matvec. */
 static g3_status prepare_matmul(g3_vk_exec *ex, g3_err *err)
 {
-    if (ex->max_tokens < 2)
+    const bool cpu = g3_vk_context_device(ex->ctx)->type == G3_VK_DEVICE_CPU;
+    if (ex->max_tokens < 2 && !cpu)
         return G3_OK;
     g3_status st = g3_vk_matmul_create(ex->ctx, NULL, &ex->mm, err);
     for (int i = 0; i < ex->n_weights && st == G3_OK; i++)
         if (ex->mats[i])
             st = g3_vk_matmul_prepare(ex->mm, ex->mats[i], err);
+    if (st == G3_OK)
+        ex->mm_decode = cpu && g3_vk_matmul_get_options(ex->mm).mode == G3_VK_MATMUL_LANE;
     return st;
 }
 

@@ -34,6 +34,8 @@ struct g3_vk_exec {
     g3_vk_context *ctx;
     g3_vk_matvec *mv;
     g3_vk_matmul *mm;       /* steps of more than one token; NULL when there are none  */
+    bool mm_decode;         /* mm also runs one-token products of GGUF-layout weights
+                               (CPU devices: prepare_matmul in vk_exec.c says why)     */
     g3_vk_flash_attn *fa;   /* likewise: attention over a chunk of queries             */
     g3_vk_ops *ops;
     const g3_weight **weights; /* distinct weights of all steps                       */

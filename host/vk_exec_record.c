@@ -39,7 +39,8 @@ static g3_status record_embed(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd,
 }
 
 /* y = W x over the rows of x: a matrix-vector product for one row (decode), a
- * matrix-matrix product for more (prefill). The y range of one matvec call must
+ * matrix-matrix product for more (prefill), and for one row too where mm_decode
+ * says so (GGUF-layout weights on CPU devices). The y range of one matvec call must
  * fit a binding: the LM head over many logits rows (n_vocab floats each) runs
  * in groups of rows (the matmul splits its own). */
 static void record_matvec(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, const g3_node *nd,
@@ -47,7 +48,9 @@ static void record_matvec(g3_vk_exec *ex, const vk_step *s, g3_vk_cmd *cmd, cons
 {
     const g3_graph *g = s->graph;
     const g3_tensor *xt = &g->tensors[nd->src[0]], *yt = &g->tensors[nd->dst];
-    if (yt->ne[1] > 1 && ex->mm) {
+    const bool mm = ex->mm && (yt->ne[1] > 1 ||
+                               (ex->mm_decode && !g3_vk_weight_get_info(ex->mats[wi]).streams));
+    if (mm) {
         g3_vk_matmul_record(cmd, ex->mm, ex->mats[wi], ex->arena,
                             s->plan.tensors[nd->src[0]].offset, ex->arena,
                             s->plan.tensors[nd->dst].offset, (uint32_t)yt->ne[1]);
