@@ -156,7 +156,9 @@ static double budget_ms(void)
  * tokens (a prompt is cut into the largest that fit, so a 100-token turn is
  * 64 + 4 x 8 + 4 x 1, not 100 single tokens) with the logits of the last
  * token, and for g3_context_eval_all steps with the logits of every token
- * (at most ~32 MiB of logits per step: 32 rows of a 262144 vocabulary). */
+ * (at most 16 MiB of logits per step: 16 rows of a 262144 vocabulary; their
+ * readback buffer is most of the context's scratch, which with the activations
+ * stays under 64 MiB at a 4096-token context). */
 static g3_status build_vk_steps(g3_context *c, g3_err *err)
 {
     const g3_model_desc *d = &c->model->desc;
@@ -165,7 +167,7 @@ static g3_status build_vk_steps(g3_context *c, g3_err *err)
     for (int i = 0; i < 3 && st == G3_OK; i++)
         if (sizes[i] > 1 && sizes[i] <= c->n_batch && (i == 0 || sizes[i] < c->n_batch))
             st = g3_graph_build(d, sizes[i], 1, &c->steps[c->n_prefill++], err);
-    const int64_t rows = G3_MAX(1, (32 << 20) / ((int64_t)d->info.n_vocab * 4));
+    const int64_t rows = G3_MAX(1, (16 << 20) / ((int64_t)d->info.n_vocab * 4));
     const int all = (int)G3_MIN(rows, (int64_t)c->n_batch);
     if (st == G3_OK && all > 1)
         st = g3_graph_build(d, all, all, &c->steps[c->n_prefill + c->n_all++], err);

@@ -89,7 +89,12 @@ static g3_status upload_weights(g3_vk_exec *ex, const g3_vk_exec_options *opt, g
         st = g3_vk_weight_upload(ex->mv, w, on_upload, &prog, &ex->mats[i], err);
         prog.base += w->row_bytes * (uint64_t)w->ne[1];
     }
-    ex->mem.weights = vec_bytes + mat_bytes;
+    /* What the device holds: the STREAMS layout rounds each row's scales up, and
+     * every piece has its padding (a few % over the file's bytes). */
+    ex->mem.weights = vec_bytes;
+    for (int i = 0; i < n_weights; i++)
+        if (ex->mats[i])
+            ex->mem.weights += g3_vk_weight_get_info(ex->mats[i]).device_bytes;
     return st;
 }
 

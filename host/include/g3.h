@@ -173,7 +173,9 @@ const float *g3_context_logits(const g3_context *ctx);
 
 /* Memory a context holds on its device (all zero on the CPU backend). */
 typedef struct g3_context_memory {
-    uint64_t weights;     /* weights in their GGUF block formats, norms as f32      */
+    uint64_t weights;     /* the weight buffers on the device: GGUF blocks, or a few %
+                             more where CPU devices re-lay 32-value types out into
+                             STREAMS; norms as f32                                   */
     uint64_t kv_cache;    /* sliding layers a ring of window entries, global n_ctx   */
     uint64_t activations; /* the planner's arena: peak of live activations           */
     uint64_t scratch;     /* attention partials, argmax, step and logits readback    */
