@@ -341,17 +341,28 @@ typedef struct streams_geom {
     bool min;
 } streams_geom;
 
-static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
+static streams_geom streams_geom_of(uint32_t type, uint64_t cols, uint64_t rows)
 {
     streams_geom g;
-    g.min = w->type == G3_TYPE_Q4_1 || w->type == G3_TYPE_Q5_1;
-    g.s_off = G3_STREAMS_SOFF(rows, (uint64_t)w->qrow);
-    g.sb = G3_STREAMS_SB((uint64_t)w->cols);
-    g.m_off = G3_STREAMS_BYTES(rows, (uint64_t)w->qrow, g.sb);
-    g.h_off = G3_STREAMS_QH_OFF(rows, (uint64_t)w->qrow, g.sb, (uint64_t)g.min);
-    g.hb = w->type == G3_TYPE_Q5_0 || w->type == G3_TYPE_Q5_1 ? G3_STREAMS_HB((uint64_t)w->cols) : 0;
+    const uint64_t qrow = type == G3_TYPE_Q8_0 ? cols : cols / 2;
+    g.min = type == G3_TYPE_Q4_1 || type == G3_TYPE_Q5_1;
+    g.s_off = G3_STREAMS_SOFF(rows, qrow);
+    g.sb = G3_STREAMS_SB(cols);
+    g.m_off = G3_STREAMS_BYTES(rows, qrow, g.sb);
+    g.h_off = G3_STREAMS_QH_OFF(rows, qrow, g.sb, (uint64_t)g.min);
+    g.hb = type == G3_TYPE_Q5_0 || type == G3_TYPE_Q5_1 ? G3_STREAMS_HB(cols) : 0;
     g.total = g.h_off + G3_STREAMS_ROUND_ROWS(rows) * g.hb;
     return g;
+}
+
+static streams_geom streams_of(const g3_vk_weight *w, uint64_t rows)
+{
+    return streams_geom_of(w->type, w->cols, rows);
+}
+
+uint64_t g3_vk_streams_bytes(uint32_t type, uint64_t cols, uint64_t rows)
+{
+    return g3_vk_streams_kind(type) < 0 ? 0 : streams_geom_of(type, cols, rows).total;
 }
 
 /* Rows [row0, row0 + rows) of GGUF Q8_0 / Q4_0 data into the STREAMS image dst. */
@@ -416,9 +427,9 @@ g3_status g3_vk_weight_upload(g3_vk_matvec *mv, const g3_weight *w, g3_vk_progre
     vw->qrow = vw->cols / (w->type == G3_TYPE_Q8_0 ? 1 : 2);
     /* Whole rows per piece; each piece has its own buffer, so every binding starts
      * at offset 0 and minStorageBufferOffsetAlignment never constrains the split. */
-    const streams_geom g1 = streams_of(vw, 1);
+    /* STREAMS: a whole group of rows holds no rounding (its quants are 32-byte runs). */
     const uint64_t per_row =
-        vw->streams ? vw->qrow + g1.sb * (g1.min ? 2 : 1) + g1.hb : row_bytes;
+        vw->streams ? streams_of(vw, G3_STREAMS_LANES).total / G3_STREAMS_LANES : row_bytes;
     uint64_t rpp = (limit - G3_MATVEC_PAD_BYTES - (vw->streams ? 32 : 0)) / per_row;
     /* STREAMS pieces of whole row groups (a piece's image rounds its rows up to one). */
     if (vw->streams && rpp < vw->rows)

@@ -49,6 +49,10 @@ typedef enum g3_vk_matvec_layout {
 /* The STREAMS kernels' index of a weight type: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_1, 4 Q5_1;
  * -1 for the types that always keep their GGUF blocks. */
 int g3_vk_streams_kind(uint32_t type);
+/* Bytes of a STREAMS piece of `rows` rows of `cols` columns of a type that has the
+ * layout (G3_STREAMS_* in g3_shared.h: quants, scales, minima, qh words), without the
+ * padding after it. */
+uint64_t g3_vk_streams_bytes(uint32_t type, uint64_t cols, uint64_t rows);
 
 /* Zero-initialize and set only what you need; zero means "the device's default". */
 typedef struct g3_vk_matvec_options {

@@ -292,10 +292,6 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
                               "embed: the streams layout is for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1");
     /* STREAMS: G3_STREAMS_* (g3_shared.h, embed_streams.comp). */
     const uint64_t qrow = t->type == G3_TYPE_Q8_0 ? emb->cols : emb->cols / 2;
-    const uint64_t sb = G3_STREAMS_SB((uint64_t)emb->cols);
-    const bool has_min = t->type == G3_TYPE_Q4_1 || t->type == G3_TYPE_Q5_1;
-    const uint64_t hb = t->type == G3_TYPE_Q5_0 || t->type == G3_TYPE_Q5_1
-                            ? G3_STREAMS_HB((uint64_t)emb->cols) : 0;
     struct g3_pc_embed pc = {
         .n_cols = emb->cols,
         .row_bytes = (uint32_t)(streams ? qrow : emb->row_bytes),
@@ -324,8 +320,7 @@ g3_status g3_vk_record_embed(g3_vk_cmd *cmd, g3_vk_ops *ops, const g3_vk_embeddi
     for (uint32_t i = 0; i < emb->n_pieces; i++) {
         const g3_vk_rows *r = &emb->pieces[i];
         const uint64_t bytes =
-            (streams ? G3_STREAMS_QH_OFF((uint64_t)r->n_rows, qrow, sb, (uint64_t)has_min) +
-                           G3_STREAMS_ROUND_ROWS((uint64_t)r->n_rows) * hb
+            (streams ? g3_vk_streams_bytes(t->type, emb->cols, r->n_rows)
                      : (uint64_t)r->n_rows * emb->row_bytes) + G3_MATVEC_PAD_BYTES;
         if (!r->n_rows || !bind(cmd->ctx, (g3_vk_loc){r->buf, r->offset}, bytes, 1,
                                 &b[G3_EMBED_BINDING_W], &pc.w_off))

@@ -24,7 +24,7 @@ void main()
         return;
     const uint b = c / 32u;
     const uint so = p.w_off + st_soff() + G3_STREAMS_SCALE_OFF(r, b, st_sb());
-    const float d = unpackHalf2x16(W[so >> 2] >> ((so & 2u) << 3)).x;
+    const float d = st_f16(W[so >> 2], so);
 #if defined(W_Q8_0)
     const uint o = p.w_off + G3_STREAMS_QOFF(r, b, p.row_bytes, 32u) + c % 32u;
     const float w = float(bitfieldExtract(int(W[o >> 2]), int(8u * (o & 3u)), 8)) * d;
@@ -37,7 +37,7 @@ void main()
 #endif
 #ifdef ST_MIN
     const uint mo = p.w_off + st_moff() + G3_STREAMS_SCALE_OFF(r, b, st_sb());
-    const float w = float(q) * d + unpackHalf2x16(W[mo >> 2] >> ((mo & 2u) << 3)).x;
+    const float w = float(q) * d + st_f16(W[mo >> 2], mo);
 #else
     const float w = float(int(q) - int(ST_OFF)) * d;
 #endif

@@ -123,7 +123,7 @@ uint mm_row(uint row)
 float mm_stream_scale(uint row, uint b)
 {
     const uint o = st_soff() + G3_STREAMS_SCALE_OFF(row, b, st_sb());
-    return unpackHalf2x16(MV_WORD(o >> 2) >> ((o & 2u) << 3)).x;
+    return st_f16(MV_WORD(o >> 2), o);
 }
 
 #ifdef ST_16
@@ -168,7 +168,7 @@ void mm_deq(uint rh, uint blk, uint k, out vec4 w[NRUN])
     const float d = mm_stream_scale(rh, blk);
 #ifdef ST_MIN
     const uint mo = st_moff() + G3_STREAMS_SCALE_OFF(rh, blk, st_sb());
-    const float m = unpackHalf2x16(MV_WORD(mo >> 2) >> ((mo & 2u) << 3)).x;
+    const float m = st_f16(MV_WORD(mo >> 2), mo);
 #else
     const float m = 0.0;
 #endif

@@ -38,6 +38,9 @@ const uint ST_HAS_MIN = 1u;
 const uint ST_HAS_MIN = 0u;
 #endif
 
+// The f16 at byte offset o (even) of the 32-bit word w that holds it.
+float st_f16(uint w, uint o) { return unpackHalf2x16(w >> ((o & 2u) << 3)).x; }
+
 uint st_sb() { return G3_STREAMS_SB(p.n_cols); }
 uint st_soff() { return G3_STREAMS_SOFF(p.n_rows, p.row_bytes); }
 uint st_moff() { return G3_STREAMS_BYTES(p.n_rows, p.row_bytes, st_sb()); }

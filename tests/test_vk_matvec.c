@@ -40,17 +40,9 @@
 
 #define GUARD 64
 #define SENTINEL 0x7fc0deadu
-/* Per-element bound: |got - ref| <= K_EPS * FLT_EPSILON * sum|w x| + RTOL * |ref|.
- * An fp32 sum of n terms is within about sqrt(n) eps sum|w x| of the truth in
- * practice (n eps worst case); measured ratios stay below 4 here (see the printed
- * "worst" column), so 32 leaves room without letting a wrong lane pass. */
-#define K_EPS 8.0
-#define RTOL 1e-6
-#define NMSE_MAX 1e-10
 
 static g3_vk_context *ctx;
 static g3_vk_cmd *cmd;
-static double worst_ratio; /* max |got - ref| / (eps * sum|w x|) seen */
 
 /* ---- deterministic random numbers ------------------------------------------------- */
 
@@ -126,32 +118,6 @@ static double *abs_sums(const g3_weight *w, const float *x, int n_tok)
     return s;
 }
 
-/* NMSE and the per-element bound (style.md snippet 9); NaN counts as bad. */
-static void check_close(const char *what, const float *ref, const float *got,
-                        const double *abs_sum, int64_t n)
-{
-    double num = 0.0, den = 0.0, worst = 0.0;
-    int64_t n_bad = 0, worst_i = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const double d = (double)got[i] - ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-        const double atol = K_EPS * FLT_EPSILON * abs_sum[i];
-        if (!(fabs(d) <= atol + RTOL * fabs(ref[i])) && n_bad++ < 3)
-            fprintf(stderr, "  %s: y[%" PRId64 "] = %.9g, ref %.9g (sum|wx| %.4g)\n", what, i,
-                    got[i], ref[i], abs_sum[i]);
-        const double ratio = abs_sum[i] > 0 ? fabs(d) / (FLT_EPSILON * abs_sum[i]) : fabs(d);
-        if (!(ratio <= worst)) {
-            worst = ratio;
-            worst_i = i;
-        }
-    }
-    const double nmse = den > 0 ? num / den : num;
-    if (worst > worst_ratio)
-        worst_ratio = worst;
-    CHECK(n_bad == 0 && nmse <= NMSE_MAX, "%s: %" PRId64 " bad of %" PRId64 ", nmse %.3g, "
-          "worst %.3g eps*sum|wx| at %" PRId64, what, n_bad, n, nmse, worst, worst_i);
-}
 
 /* Uploads, runs for each token count and checks one weight. */
 static void run_case(g3_vk_matvec *mv, const host_weight *hw, const int *toks, int n_toks,
@@ -569,14 +535,11 @@ static void test_streams_embed(void)
     enum { NT = 9, COLS = 640, ROWS = 37 };
     const float scale = 25.3f;
     for (size_t ti = 0; ti < G3_ARRAY_LEN(types); ti++) {
-        /* Pieces of 16 rows: a row's quants, scales and (Q5_0) qh words, and slack. */
+        /* Pieces of 16 rows (and the upload's 32 bytes of slack). */
         const bool has_min = types[ti] == G3_TYPE_Q4_1 || types[ti] == G3_TYPE_Q5_1;
-        const uint64_t per_row =
-            (types[ti] == G3_TYPE_Q8_0 ? COLS : COLS / 2) + G3_STREAMS_SB(COLS) * (has_min ? 2 : 1) +
-            (types[ti] == G3_TYPE_Q5_0 || types[ti] == G3_TYPE_Q5_1 ? G3_STREAMS_HB(COLS) : 0);
-        const g3_vk_matvec_options o = {.mode = G3_VK_MATVEC_LANE,
-                                        .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
-                                        .max_piece_bytes = 16 * per_row + 32 + G3_MATVEC_PAD_BYTES};
+        const g3_vk_matvec_options o = {
+            .mode = G3_VK_MATVEC_LANE, .layout = G3_VK_MATVEC_LAYOUT_STREAMS,
+            .max_piece_bytes = g3_vk_streams_bytes(types[ti], COLS, 16) + 32 + G3_MATVEC_PAD_BYTES};
         g3_vk_matvec *mv = NULL;
         if (g3_vk_matvec_create(ctx, &o, &mv, &err) != G3_OK) {
             printf("streams embed: no streams layout here: %s\n", err.msg);

@@ -1,9 +1,13 @@
 /* test_weights.h: random weights of every type for the GPU product tests
- * (test_vk_matvec, test_vk_matmul), drawn from test_rng.h's stream. */
+ * (test_vk_matvec, test_vk_matmul), drawn from test_rng.h's stream, and the check of
+ * a product against its double-precision reference. */
 #ifndef G3_TEST_WEIGHTS_H
 #define G3_TEST_WEIGHTS_H
 
+#include <float.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +79,45 @@ static inline void free_weight(host_weight *hw)
 {
     free(hw->bytes);
     free(hw->deq);
+}
+
+/* ---- checking a product ------------------------------------------------------------ */
+
+/* Per-element bound: |got - ref| <= K_EPS * FLT_EPSILON * sum|w x| + RTOL * |ref|.
+ * An fp32 sum of n terms is within about sqrt(n) eps sum|w x| of the truth in
+ * practice (n eps worst case); measured ratios stay below 4 here (see the printed
+ * "worst" column), so 8 leaves room without letting a wrong lane pass. */
+#define K_EPS 8.0
+#define RTOL 1e-6
+#define NMSE_MAX 1e-10
+
+static double worst_ratio; /* max |got - ref| / (eps * sum|w x|) seen */
+
+/* NMSE and the per-element bound (style.md snippet 9); NaN counts as bad. */
+static inline void check_close(const char *what, const float *ref, const float *got,
+                        const double *abs_sum, int64_t n)
+{
+    double num = 0.0, den = 0.0, worst = 0.0;
+    int64_t n_bad = 0, worst_i = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double d = (double)got[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+        const double atol = K_EPS * FLT_EPSILON * abs_sum[i];
+        if (!(fabs(d) <= atol + RTOL * fabs(ref[i])) && n_bad++ < 3)
+            fprintf(stderr, "  %s: y[%" PRId64 "] = %.9g, ref %.9g (sum|wx| %.4g)\n", what, i,
+                    got[i], ref[i], abs_sum[i]);
+        const double ratio = abs_sum[i] > 0 ? fabs(d) / (FLT_EPSILON * abs_sum[i]) : fabs(d);
+        if (!(ratio <= worst)) {
+            worst = ratio;
+            worst_i = i;
+        }
+    }
+    const double nmse = den > 0 ? num / den : num;
+    if (worst > worst_ratio)
+        worst_ratio = worst;
+    CHECK(n_bad == 0 && nmse <= NMSE_MAX, "%s: %" PRId64 " bad of %" PRId64 ", nmse %.3g, "
+          "worst %.3g eps*sum|wx| at %" PRId64, what, n_bad, n, nmse, worst, worst_i);
 }
 
 #endif /* G3_TEST_WEIGHTS_H */
